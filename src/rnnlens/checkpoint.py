@@ -1,0 +1,71 @@
+"""Run directories on disk: a JSON config plus safetensors files, never pickle.
+
+Every predictor (RNN, n-gram, n-NN) lives in a directory with ``config.json``
+whose ``kind`` says which loader reads it; tensors are in ``.safetensors``
+files with string metadata. Writes are atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from . import atomic
+from .errors import RnnlensError
+
+CONFIG_FILE = "config.json"
+FORMAT = "rnnlens"
+FORMAT_VERSION = 1
+
+
+def write_config(run_dir: str | os.PathLike, kind: str, config: dict) -> None:
+    """Write ``config.json`` for a predictor of the given kind."""
+    atomic.write_json(Path(run_dir) / CONFIG_FILE, {"format": FORMAT, "version": FORMAT_VERSION, "kind": kind, **config})
+
+
+def read_config(run_dir: str | os.PathLike) -> dict:
+    """Read and check a run directory's ``config.json``."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not Path(run_dir).is_dir():
+        raise RnnlensError(f"{run_dir}: not a directory; give the run directory a model was written to")
+    if not path.is_file():
+        raise RnnlensError(f"{run_dir}: no {CONFIG_FILE}; this is not an rnnlens model directory")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RnnlensError(f"{path}: unreadable JSON ({err}); the file is damaged") from None
+    if config.get("format") != FORMAT or config.get("version") != FORMAT_VERSION:
+        raise RnnlensError(f"{path}: not an rnnlens config of version {FORMAT_VERSION}")
+    return config
+
+
+def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
+    """Save tensors (moved to CPU, made contiguous) and JSON metadata atomically."""
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    meta = {"json": json.dumps(metadata or {})}
+    with atomic.atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+
+
+def load_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """Load tensors onto the CPU and the JSON metadata saved with them."""
+    path = Path(path)
+    if not path.is_file():
+        raise RnnlensError(f"{path}: no such checkpoint file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = json.loads((f.metadata() or {}).get("json", "{}"))
+        return load_file(str(path), device="cpu"), metadata
+    except (SafetensorError, OSError, json.JSONDecodeError) as err:
+        raise RnnlensError(f"{path}: unreadable checkpoint ({err}); the file is damaged") from None
+
+
+def split_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors whose names start with ``prefix.``, with the prefix removed."""
+    start = prefix + "."
+    return {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)}

@@ -1,0 +1,49 @@
+"""The ``rnnlens`` command line: one subcommand per module in ``rnnlens.commands``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import RnnlensError
+
+# each module has ``register(subparsers)`` which adds its parser and sets ``run``
+COMMANDS = ["train", "evaluate", "sample"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnnlens",
+        description="Train character-level RNN/LSTM/GRU language models and see what happens inside them.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"rnnlens.commands.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except RnnlensError as err:
+        if args.debug:
+            raise
+        print(f"rnnlens {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"rnnlens {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: say so in one line unless asked for the traceback
+        if args.debug:
+            raise
+        print(f"rnnlens {args.command}: internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``rnnlens`` command line, one module each."""

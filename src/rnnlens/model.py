@@ -1,0 +1,124 @@
+"""The character-level recurrent network of the paper: one-hot in, RNN/LSTM/GRU layers, softmax out.
+
+Training and evaluation run PyTorch's fused ``nn.RNN``/``nn.LSTM``/``nn.GRU``
+so that cuDNN and oneDNN kernels do the work. Weight names follow those
+modules (``rnn.weight_ih_l0`` ...), which is what traces read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import RnnlensError
+
+MODEL_TYPES = ("rnn", "lstm", "gru")
+GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks per layer in torch's layout
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that fixes a model's shape: type, vocabulary size, width, depth, dropout."""
+
+    model_type: str
+    vocab_size: int
+    hidden_size: int
+    num_layers: int
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.model_type not in MODEL_TYPES:
+            raise RnnlensError(f"unknown model type {self.model_type!r}; choose one of {', '.join(MODEL_TYPES)}")
+        if self.hidden_size < 1 or self.num_layers < 1:
+            raise RnnlensError("hidden size and number of layers must be at least 1")
+        if not 0 <= self.dropout < 1:
+            raise RnnlensError(f"dropout {self.dropout} must be in [0, 1)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def count_parameters(model_type: str, num_layers: int, vocab_size: int, hidden_size: int) -> int:
+    """Total parameters of a CharRNN, matching ``sum(p.numel())`` of the module.
+
+    Each layer has ``blocks * H * (input + H)`` weights and two bias vectors
+    of ``blocks * H`` (PyTorch keeps input and recurrent biases apart); the
+    first layer's input is the one-hot vocabulary; the decoder is ``H*V + V``.
+    """
+    blocks, h = GATE_BLOCKS[model_type], hidden_size
+    total = 0
+    for layer in range(num_layers):
+        inputs = vocab_size if layer == 0 else h
+        total += blocks * h * (inputs + h) + 2 * blocks * h
+    return total + h * vocab_size + vocab_size
+
+
+def solve_hidden_size(model_type: str, num_layers: int, vocab_size: int, budget: int) -> int:
+    """The hidden size whose total parameter count is closest to ``budget``."""
+    if budget < 1:
+        raise RnnlensError(f"parameter budget {budget} must be positive")
+    best, best_gap = 1, None
+    for h in range(1, 8193):
+        gap = abs(count_parameters(model_type, num_layers, vocab_size, h) - budget)
+        if best_gap is not None and gap > best_gap:
+            break  # the count grows with h, so the gap only widens from here
+        best, best_gap = h, gap
+    return best
+
+
+class CharRNN(nn.Module):
+    """One-hot characters → stacked recurrent layers → dropout → linear decoder (logits).
+
+    Dropout acts between layers (inside the fused module) and before the
+    decoder, as in the paper.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        rnn_class = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[config.model_type]
+        self.rnn = rnn_class(
+            config.vocab_size, config.hidden_size, config.num_layers,
+            dropout=config.dropout if config.num_layers > 1 else 0.0, batch_first=True,
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+
+    def init_uniform(self, scale: float = 0.08) -> None:
+        """The paper's initialisation: every parameter uniform in [-scale, scale]."""
+        for p in self.parameters():
+            nn.init.uniform_(p, -scale, scale)
+
+    def forward(self, ids: torch.Tensor, state=None):
+        """Return ``(logits, state)``: logits ``(batch, time, vocab)`` for ids ``(batch, time)``.
+
+        ``state`` is the fused module's state (a tensor, or ``(h, c)`` for an
+        LSTM), each ``(layers, batch, hidden)``; ``None`` starts from zeros.
+        """
+        inputs = F.one_hot(ids, self.config.vocab_size).to(self.decoder.weight.dtype)
+        outputs, state = self.rnn(inputs, state)
+        return self.decoder(self.dropout(outputs)), state
+
+
+def detach_state(state):
+    """Cut the graph behind a carried state (truncated backpropagation through time)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA where present, else CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RnnlensError("--device cuda was asked for but no CUDA GPU is available; use --device cpu or auto")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise RnnlensError(f"unknown device {name!r}; use cpu, cuda or auto") from None

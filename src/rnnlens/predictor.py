@@ -1,0 +1,53 @@
+"""Every model is a predictor: a text in, the probability of each next character out.
+
+RNNs, n-gram and n-NN models all offer the same two verbs, so every analysis
+can compare any model with any other. For a text of ``N`` character ids the
+predictions are for positions ``1..N-1``: entry ``t`` is about ``ids[t+1]``
+given ``ids[:t+1]``. Log-probabilities are natural logs (nats).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .checkpoint import read_config
+from .corpus import Vocabulary
+from .errors import RnnlensError
+
+# config.json "kind" -> module whose ``load(run_dir, weights="best", device="cpu")`` returns
+# the predictor (models without checkpoints or devices ignore those two options)
+LOADERS = {
+    "rnn": "rnnlens.rnn_predictor",
+}
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """What every model offers to analyses.
+
+    ``vocab`` is its vocabulary; ``corpus_spec`` names the corpus it was
+    trained on (for ``--split``), as ``Corpus.spec()`` gives it.
+    """
+
+    vocab: Vocabulary
+    corpus_spec: dict
+
+    def predict_log_probs(self, ids: np.ndarray) -> np.ndarray:
+        """``(N-1,)`` float64: log p(ids[t+1] | ids[:t+1]) in nats."""
+        ...
+
+    def predict_log_distributions(self, ids: np.ndarray) -> np.ndarray:
+        """``(N-1, V)`` float32: log p(c | ids[:t+1]) for every character c."""
+        ...
+
+
+def load_predictor(run_dir: str | os.PathLike, weights: str = "best", device: str = "cpu") -> Predictor:
+    """Load whatever predictor a run directory holds (see ``LOADERS``)."""
+    kind = read_config(run_dir).get("kind")
+    if kind not in LOADERS:
+        raise RnnlensError(f"{run_dir}: unknown model kind {kind!r}; this rnnlens reads {', '.join(LOADERS)}")
+    return importlib.import_module(LOADERS[kind]).load(run_dir, weights=weights, device=device)
