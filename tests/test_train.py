@@ -1,0 +1,104 @@
+"""The training protocol on real text: it learns, resumes bit-identically, keeps checkpoints sane."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from rnnlens.checkpoint import load_tensors, read_config
+from rnnlens.corpus import load_corpus
+from rnnlens.errors import RnnlensError
+from rnnlens.evaluate import evaluate
+from rnnlens.model import ModelConfig
+from rnnlens.predictor import load_predictor
+from rnnlens.train import TrainOptions, learning_rate_for, resume_run, start_run
+
+
+def unigram_entropy(text: str) -> float:
+    counts = np.array(list(Counter(text).values()), dtype=float)
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def test_one_epoch_on_200k_characters_beats_the_unigram_entropy(wp_slice_file, tmp_path):
+    corpus = load_corpus(text=wp_slice_file)
+    options = TrainOptions(epochs=1, batch_size=20, seq_length=50, seed=1)
+    progress = start_run(corpus, ModelConfig("lstm", len(corpus.vocab), 64, 1), options, tmp_path / "run").fit(
+        show_progress=False, log=lambda _: None)
+    entropy = unigram_entropy(corpus.text)
+    assert entropy == pytest.approx(3.11, abs=0.01)
+    assert progress.history[0]["val_loss"] < entropy - 0.2
+    # the saved best checkpoint scores the validation split as one stream about as the trainer did
+    result = evaluate(load_predictor(tmp_path / "run"), corpus.split_ids("val"))
+    assert result.nats == pytest.approx(progress.best_val_loss, abs=0.05)
+    assert 0 < result.std < 0.02
+
+
+def test_learning_rate_schedule_decays_after_epoch_ten():
+    options = TrainOptions()
+    assert [learning_rate_for(e, options) for e in (0, 9)] == [2e-3, 2e-3]
+    assert learning_rate_for(10, options) == pytest.approx(2e-3 * 0.95)
+    assert learning_rate_for(14, options) == pytest.approx(2e-3 * 0.95 ** 5)
+
+
+class Killed(Exception):
+    pass
+
+
+def _weights(run_dir):
+    tensors, _ = load_tensors(run_dir / "last.safetensors")
+    return {k: v for k, v in tensors.items() if k.startswith("model.")}
+
+
+def test_a_killed_run_resumes_to_bit_identical_weights(war_and_peace, tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text(war_and_peace[:30_000], encoding="utf-8")
+    corpus = load_corpus(text=path)
+    config = ModelConfig("lstm", len(corpus.vocab), 24, 2, dropout=0.3)
+    options = TrainOptions(epochs=3, batch_size=8, seq_length=40, save_every=5, lr_decay_after=1, seed=7)
+    quiet = {"show_progress": False, "log": lambda _: None}
+
+    start_run(corpus, config, options, tmp_path / "whole").fit(**quiet)
+
+    def kill_in_epoch_two(progress):
+        if progress.epoch == 1 and progress.batch == 12:
+            raise Killed  # like SIGKILL: nothing saved since batch 10
+    with pytest.raises(Killed):
+        start_run(corpus, config, options, tmp_path / "killed").fit(on_iteration=kill_in_epoch_two, **quiet)
+    resumed = resume_run(corpus, tmp_path / "killed")
+    assert (resumed.progress.epoch, resumed.progress.batch) == (1, 10)
+    resumed.fit(**quiet)
+
+    whole, again = _weights(tmp_path / "whole"), _weights(tmp_path / "killed")
+    assert whole.keys() == again.keys()
+    assert all(torch.equal(whole[k], again[k]) for k in whole)
+    losses = [[(r["train_loss"], r["val_loss"]) for r in read_config(tmp_path / d)["history"]] for d in ("whole", "killed")]
+    assert losses[0] == losses[1] and len(losses[0]) == 3
+
+
+def test_a_run_directory_is_not_overwritten_and_resume_needs_a_run(wp_slice_file, tmp_path):
+    corpus = load_corpus(text=wp_slice_file)
+    with pytest.raises(RnnlensError, match="nothing to resume"):
+        resume_run(corpus, tmp_path / "none")
+    options = TrainOptions(epochs=1, batch_size=10, seq_length=20, save_every=0)
+    trainer = start_run(corpus, ModelConfig("gru", len(corpus.vocab), 8, 1), options, tmp_path / "run")
+    trainer.train_batches.num_batches = 3  # a short epoch keeps the test fast
+    trainer.fit(show_progress=False, log=lambda _: None)
+    with pytest.raises(RnnlensError, match="already holds a training run"):
+        start_run(corpus, ModelConfig("gru", len(corpus.vocab), 8, 1), options, tmp_path / "run")
+
+
+def test_a_non_finite_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(wp_slice_file, tmp_path):
+    corpus = load_corpus(text=wp_slice_file)
+    options = TrainOptions(epochs=1, batch_size=10, seq_length=20, save_every=2)
+    trainer = start_run(corpus, ModelConfig("rnn", len(corpus.vocab), 16, 1), options, tmp_path / "run")
+
+    def corrupt_after_batch_three(progress):
+        if progress.batch == 3:  # the checkpoint of batch 2 is the last good one
+            trainer.model.decoder.bias.data[0] = float("inf")
+    with pytest.raises(RnnlensError, match="loss became nan at epoch 1, batch 4.*last good checkpoint"):
+        trainer.fit(on_iteration=corrupt_after_batch_three, show_progress=False, log=lambda _: None)
+    tensors, meta = load_tensors(tmp_path / "run" / "last.safetensors")
+    assert meta["progress"]["batch"] == 2
+    assert all(torch.isfinite(v).all() for k, v in tensors.items() if k.startswith("model."))
