@@ -58,11 +58,11 @@ def main() -> None:
     plain_optimizer = torch.optim.RMSprop(plain.parameters(), lr=2e-3, alpha=0.95, eps=1e-8)
 
     ours, theirs = [], []
-    plain_loop(plain, StreamBatches(batches.inputs.flatten()[:2 * 100 * 100 + 1], 100, 100), plain_optimizer)  # warm-up
-    for _ in range(args.rounds):
+    for _ in range(args.rounds + 1):  # the first round warms up both and is not counted
         trainer.progress.batch = 0
         ours.append(chars / trainer.run_epoch(on_iteration=None, show_progress=False))
         theirs.append(chars / plain_loop(plain, batches, plain_optimizer))
+    ours, theirs = ours[1:], theirs[1:]
     print(f"model: 2-layer LSTM, hidden {hidden}; {args.rounds} rounds of {args.batches} batches of 100 x 100; "
           f"{torch.get_num_threads()} threads")
     print(f"rnnlens trainer : {statistics.median(ours):10,.0f} chars/s  (rounds: {', '.join(f'{v:,.0f}' for v in ours)})")
