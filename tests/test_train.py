@@ -102,3 +102,38 @@ def test_a_non_finite_loss_stops_with_a_message_and_keeps_the_last_good_checkpoi
     tensors, meta = load_tensors(tmp_path / "run" / "last.safetensors")
     assert meta["progress"]["batch"] == 2
     assert all(torch.isfinite(v).all() for k, v in tensors.items() if k.startswith("model."))
+
+
+def test_sigkill_at_any_moment_leaves_a_resumable_run(war_and_peace, tmp_path):
+    """A real kill -9 mid-run: the checkpoint on disk is whole and resuming ends where an uninterrupted run ends."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from safetensors import safe_open
+
+    text = tmp_path / "text.txt"
+    text.write_text(war_and_peace[:12_000], encoding="utf-8")
+    common = ["--text", text, "--model", "lstm", "--layers", "1", "--hidden", "32", "--epochs", "1",
+              "--batch-size", "8", "--seq-length", "30", "--save-every", "1", "--seed", "4", "--quiet"]
+    train = [sys.executable, "-m", "rnnlens", "train", *map(str, common)]
+    subprocess.run([*train, "--out", str(tmp_path / "whole")], check=True, capture_output=True)
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([*train, "--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = killed / "last.safetensors"
+    while process.poll() is None:
+        time.sleep(0.01)
+        if last.exists():
+            with safe_open(str(last), framework="pt") as f:
+                if json.loads(f.metadata()["json"])["progress"]["batch"] >= 15:
+                    break
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL
+    resumed = subprocess.run([*train, "--out", str(killed), "--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert not [p.name for p in killed.iterdir() if p.name.endswith(".tmp")]  # a kill's half-written file is cleared
+    whole, again = _weights(tmp_path / "whole"), _weights(killed)
+    assert all(torch.equal(whole[k], again[k]) for k in whole)

@@ -276,6 +276,8 @@ def resume_run(corpus: Corpus, out_dir: str | os.PathLike, epochs: int | None = 
     """
     if not (Path(out_dir) / LAST).exists():
         raise RnnlensError(f"{out_dir}: nothing to resume (no {LAST}); start the run without --resume")
+    for stale in Path(out_dir).glob(".*.tmp"):  # what a kill mid-write left behind
+        stale.unlink()
     config = read_config(out_dir)
     if config["corpus"]["sha256"] != corpus.sha256:
         raise RnnlensError(f"{out_dir} was trained on another text (sha256 differs); resume it with the same corpus")
