@@ -9,7 +9,7 @@ import sys
 from .errors import RnnlensError
 
 # each module has ``register(subparsers)`` which adds its parser and sets ``run``
-COMMANDS = ["train", "evaluate", "sample"]
+COMMANDS = ["train", "evaluate", "sample", "ngram", "nnn", "baselines", "trace", "cells", "saturation"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,8 @@ from .errors import RnnlensError
 # the predictor (models without checkpoints or devices ignore those two options)
 LOADERS = {
     "rnn": "rnnlens.rnn_predictor",
+    "ngram": "rnnlens.baselines.ngram",
+    "nnn": "rnnlens.baselines.nnn",
 }
 
 
