@@ -1,0 +1,106 @@
+"""How fast is a full trace (every state and gate) against a plain forward pass?
+
+Traces the first 300,000 characters of War and Peace through a 3-layer LSTM
+with the paper's 1.3M-parameter budget (random weights: speed does not depend
+on them) and prints, side by side:
+
+- ours: ``compute_trace`` keeping h, c, i, f, o, g of every layer and the
+  probability of each next character, in memory;
+- plain: one ``nn.LSTM`` forward over the same text (h of the top layer only;
+  the lower bound for anything that reads the text once);
+- naive: a per-step ``nn.LSTMCell`` loop over the three layers (timed on a
+  shorter slice and scaled to the full length, as printed).
+
+    RNNLENS_DATA=../shared/data .venv/bin/python benchmarks/trace_speed.py
+
+Timings use ``--threads`` intra-op threads (default 1) for every method; the
+trace also uses ``--workers`` threads for its gate work (default 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rnnlens.corpus import load_corpus
+from rnnlens.model import CharRNN, ModelConfig, count_parameters, solve_hidden_size
+from rnnlens.trace import compute_trace
+
+
+def timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chars", type=int, default=300_000, help="characters of War and Peace to trace")
+    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--params", type=int, default=1_300_000, help="parameter budget of the LSTM")
+    parser.add_argument("--naive-chars", type=int, default=5_000, help="characters the naive loop really runs")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of ours and plain, alternated; the best counts")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--workers", type=int, default=1, help="trace worker threads for the gates (0: none)")
+    parser.add_argument("--data-dir", default=os.environ.get("RNNLENS_DATA"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    corpus = load_corpus(dataset="war-and-peace", data_dir=args.data_dir)
+    ids = corpus.ids[:args.chars]
+    vocab = len(corpus.vocab)
+    hidden = solve_hidden_size("lstm", args.layers, vocab, args.params)
+    model = CharRNN(ModelConfig("lstm", vocab, hidden, args.layers))
+    model.init_uniform()
+    model.eval()
+    print(f"{len(ids):,} characters of War and Peace; {args.layers}-layer LSTM, hidden {hidden}, "
+          f"{count_parameters('lstm', args.layers, vocab, hidden):,} parameters; "
+          f"{torch.get_num_threads()} torch thread(s), {args.workers} trace worker(s); torch {torch.__version__}")
+
+    tokens = torch.as_tensor(ids[:-1])
+
+    @torch.no_grad()
+    def plain():
+        model.rnn(F.one_hot(tokens, vocab).float()[None])
+
+    def ours():
+        compute_trace(model, ids, workers=args.workers)
+
+    ours_times, plain_times = [], []
+    for repeat in range(args.repeats):
+        plain_times.append(timed(plain))
+        ours_times.append(timed(ours))
+        print(f"  run {repeat + 1}: plain {plain_times[-1]:.2f} s, ours {ours_times[-1]:.2f} s", flush=True)
+
+    cells = [torch.nn.LSTMCell(vocab if k == 0 else hidden, hidden) for k in range(args.layers)]
+    for k, cell in enumerate(cells):
+        cell.load_state_dict({name[:-3]: getattr(model.rnn, name) for name in
+                              (f"weight_ih_l{k}", f"weight_hh_l{k}", f"bias_ih_l{k}", f"bias_hh_l{k}")})
+    steps = min(args.naive_chars, len(ids) - 1)
+
+    @torch.no_grad()
+    def naive():
+        states = [None] * args.layers
+        for t in range(steps):
+            x = F.one_hot(tokens[t:t + 1], vocab).float()
+            for k, cell in enumerate(cells):
+                states[k] = cell(x, states[k])
+                x = states[k][0]
+
+    naive_time = timed(naive) * (len(ids) - 1) / steps
+    best_ours, best_plain = min(ours_times), min(plain_times)
+    print(f"ours (all gates, h, c, prob):  {best_ours:8.2f} s  ({(len(ids) - 1) / best_ours:,.0f} chars/s)")
+    print(f"plain nn.LSTM forward:         {best_plain:8.2f} s  ({(len(ids) - 1) / best_plain:,.0f} chars/s)")
+    print(f"naive nn.LSTMCell loop:        {naive_time:8.2f} s  (ran {steps:,} steps, scaled to {len(ids) - 1:,})")
+    print(f"ratio ours / plain: {best_ours / best_plain:.2f} (bar: 1.5); naive / ours: {naive_time / best_ours:.1f}")
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=4)
+    main()

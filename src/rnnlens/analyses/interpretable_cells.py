@@ -1,0 +1,246 @@
+"""Finding interpretable cells: rank every unit of every layer by how well it tracks each text feature.
+
+The paper found its cells (line position, inside quotes, indentation...) by
+eye. Here every unit's value after each character (by default tanh(c) for an
+LSTM, as the paper plots, else h) is scored against every feature of
+``rnnlens.features``: numeric features by the absolute Pearson correlation
+|r|, on/off features by the ROC AUC of the unit's value as a detector of the
+feature, folded to max(AUC, 1 - AUC) so a unit that is *lower* inside scores
+as well as one that is higher (the direction is reported). The best unit of
+each feature is drawn as a cell picture on the stretch of text where the
+feature varies most.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import rankdata
+
+from .. import atomic
+from ..cell_pictures import CellPicture, plot_pictures, save_html
+from ..errors import RnnlensError
+from ..features import FEATURES, Feature
+from ..results import save_figure, write_csv
+from ..trace import Trace, layer_key
+
+UNIT_BLOCK = 64  # units scored at a time: bounds memory on long traces
+
+
+def default_quantity(model_type: str) -> str:
+    """tanh(c) for an LSTM (what the paper colours), h otherwise."""
+    return "tanh_cell" if model_type == "lstm" else "hidden"
+
+
+def unit_values(trace: Trace, layer: int, quantity: str, index=np.s_[:, :]) -> np.ndarray:
+    """Values of ``quantity`` in ``layer`` at ``index`` of its ``(positions, units)`` array.
+
+    ``tanh_cell`` is tanh of the LSTM cell; any other name is a stored quantity.
+    """
+    if quantity == "tanh_cell":
+        return np.tanh(trace[layer_key(layer, "cell")][index])
+    return np.asarray(trace[layer_key(layer, quantity)][index])
+
+
+def quantity_keys(num_layers: int, quantity: str) -> set[str]:
+    """The trace keys that ``unit_values`` reads for ``quantity``."""
+    stored = "cell" if quantity == "tanh_cell" else quantity
+    return {layer_key(k, stored) for k in range(1, num_layers + 1)}
+
+
+def pearson(values: np.ndarray, feature: np.ndarray) -> np.ndarray:
+    """Correlation of each column of ``values`` ``(T, U)`` with ``feature`` ``(T,)``; NaN where constant."""
+    f = feature - feature.mean()
+    x = values - values.mean(axis=0)
+    norms = np.sqrt((x * x).sum(axis=0)) * np.sqrt(f @ f)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norms > 0, (f @ x) / norms, np.nan)
+
+
+def roc_auc(values: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """ROC AUC of each column of ``values`` ``(T, U)`` as a score for ``positive`` ``(T,)`` (ties count half).
+
+    The probability that a random positive position has a higher value than a
+    random negative one; NaN when one class is empty.
+    """
+    return _auc_from_ranks(rankdata(values, axis=0), np.asarray(positive, dtype=bool), values.shape[1])
+
+
+def representative_window(feature: np.ndarray, starts: np.ndarray, width: int) -> tuple[int, int]:
+    """The ``[start, start+width)`` among candidate ``starts`` where ``feature`` varies most (first on ties)."""
+    n = len(feature)
+    if n <= width:
+        return 0, n
+    starts = starts[starts + width <= n]
+    if len(starts) == 0:
+        starts = np.array([0])
+    s1 = np.concatenate([[0.0], np.cumsum(feature)])
+    s2 = np.concatenate([[0.0], np.cumsum(feature * feature)])
+    mean = (s1[starts + width] - s1[starts]) / width
+    variance = (s2[starts + width] - s2[starts]) / width - mean ** 2
+    start = int(starts[np.argmax(np.round(variance, 9))])
+    return start, start + width
+
+
+@dataclass(frozen=True)
+class CellMatch:
+    """The best unit for one feature: where it is, its score, and which way it goes."""
+
+    feature: str
+    kind: str
+    metric: str  # "|r|" or "AUC"
+    layer: int
+    unit: int  # from 0
+    score: float  # |r| or max(AUC, 1 - AUC)
+    value: float  # r, or the raw AUC
+    direction: str  # numeric: "rises with" / "falls with"; binary: "higher inside" / "lower inside"
+    window: tuple[int, int]
+
+    def describe(self) -> str:
+        return f"{self.feature}: layer {self.layer} unit {self.unit}, {self.metric} {self.score:.3f} ({self.direction})"
+
+
+@dataclass
+class InterpretableCells:
+    """Scores of every unit against every feature, and the best unit per feature.
+
+    ``scores[feature]`` is ``(layers, units)``: r for numeric features, the
+    raw AUC for binary ones (NaN where the feature is constant on the text).
+    """
+
+    quantity: str
+    features: dict[str, Feature]
+    scores: dict[str, np.ndarray]
+    best: list[CellMatch]
+    pictures: list[CellPicture]
+    info: dict
+
+    def table(self) -> str:
+        """The best unit of each feature, one line per feature."""
+        lines = [f"{'feature':<20} {'kind':<8} {'layer':>5} {'unit':>5} {'metric':>6} {'score':>7}  direction",
+                 "-" * 72]
+        for m in self.best:
+            lines.append(f"{m.feature:<20} {m.kind:<8} {m.layer:>5} {m.unit:>5} {m.metric:>6} {m.score:>7.3f}  "
+                         f"{m.direction}")
+        skipped = [name for name in self.features if name not in {m.feature for m in self.best}]
+        if skipped:
+            lines.append(f"(constant on this text, not scored: {', '.join(skipped)})")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {
+            "quantity": self.quantity,
+            "info": self.info,
+            "best": [{**asdict(m), "window": list(m.window)} for m in self.best],
+            "features": {n: {"kind": f.kind, "description": f.description} for n, f in self.features.items()},
+        }
+
+    def heading(self) -> str:
+        model = self.info.get("model", {})
+        run = self.info.get("run", {}).get("dir", "")
+        return (f"Best cells per feature: {model.get('num_layers')}-layer {model.get('model_type', '').upper()} "
+                f"hidden {model.get('hidden_size')} {run}, quantity {self.quantity}")
+
+    def save(self, out_dir: str | os.PathLike) -> list[Path]:
+        """Write cells.json, best_cells.csv, scores.csv (every unit), cells.html and cells.png."""
+        out = Path(out_dir)
+        paths = [out / "cells.json"]
+        atomic.write_json(paths[0], self.to_dict())
+        paths.append(write_csv(out / "best_cells.csv",
+                               ["feature", "kind", "metric", "layer", "unit", "score", "value", "direction",
+                                "window_start", "window_end"],
+                               [[m.feature, m.kind, m.metric, m.layer, m.unit, m.score, m.value, m.direction,
+                                 *m.window] for m in self.best]))
+        rows = []
+        for name, table in self.scores.items():
+            for layer, values in enumerate(table, start=1):
+                for unit, value in enumerate(values):
+                    score = abs(value) if self.features[name].kind == "numeric" else max(value, 1 - value)
+                    rows.append([name, self.features[name].kind, layer, unit, value, score])
+        paths.append(write_csv(out / "scores.csv", ["feature", "kind", "layer", "unit", "value", "score"], rows))
+        paths.append(save_html(out / "cells.html", self.pictures, self.heading()))
+        if self.pictures:
+            paths.append(save_figure(self.plot(), out / "cells.png"))
+        return paths
+
+    def plot(self):
+        """The cell pictures of the best units, stacked (PNG/SVG via ``save_figure``)."""
+        return plot_pictures(self.pictures)
+
+
+def find_interpretable_cells(trace: Trace, features: list[str] | dict[str, Feature] | None = None,
+                             quantity: str | None = None, window: int = 400) -> InterpretableCells:
+    """Score every unit of every layer of ``trace`` against ``features`` (names, or Feature objects by name).
+
+    ``quantity`` is a per-layer trace quantity (``hidden``, ``cell``, a gate)
+    or ``tanh_cell`` (default for an LSTM); ``window`` is the length in
+    characters of each picture.
+    """
+    if features is None:
+        chosen = dict(FEATURES)
+    elif isinstance(features, dict):
+        chosen = dict(features)
+    else:
+        unknown = [n for n in features if n not in FEATURES]
+        if unknown:
+            raise RnnlensError(f"unknown feature(s) {', '.join(unknown)}; known: {', '.join(FEATURES)}")
+        chosen = {n: FEATURES[n] for n in features}
+    quantity = quantity or default_quantity(trace.model_type)
+    positions = trace.positions
+    if positions < 2:
+        raise RnnlensError("the text is too short to score cells: give at least 3 characters")
+    text = trace.text[:positions]  # row t belongs to text[t]
+    values_of = {name: feature(trace.text)[:positions] for name, feature in chosen.items()}
+    scores = {name: [] for name in chosen}
+    for layer in range(1, trace.num_layers + 1):
+        values = unit_values(trace, layer, quantity)
+        per_block = {name: [] for name in chosen}
+        for start in range(0, values.shape[1], UNIT_BLOCK):
+            block = np.asarray(values[:, start:start + UNIT_BLOCK], dtype=np.float64)
+            ranks = None
+            for name, feature in chosen.items():
+                if feature.kind == "numeric":
+                    per_block[name].append(pearson(block, values_of[name]))
+                else:
+                    positive = values_of[name].astype(bool)
+                    if ranks is None and 0 < positive.sum() < positions:
+                        ranks = rankdata(block, axis=0)
+                    per_block[name].append(_auc_from_ranks(ranks, positive, block.shape[1]))
+        for name in chosen:
+            scores[name].append(np.concatenate(per_block[name]))
+    scores = {name: np.stack(rows) for name, rows in scores.items()}
+
+    line_starts = np.concatenate([[0], np.flatnonzero(np.frombuffer(text.encode("utf-32-le"), "<u4") == 10) + 1])
+    best, pictures = [], []
+    for name, feature in chosen.items():
+        table = scores[name]
+        if np.isnan(table).all():
+            continue
+        folded = np.abs(table) if feature.kind == "numeric" else np.maximum(table, 1 - table)
+        layer, unit = np.unravel_index(np.nanargmax(folded), folded.shape)
+        value = float(table[layer, unit])
+        if feature.kind == "numeric":
+            metric, direction = "|r|", "rises with" if value > 0 else "falls with"
+        else:
+            metric, direction = "AUC", "higher inside" if value >= 0.5 else "lower inside"
+        span = representative_window(values_of[name], line_starts, window)
+        match = CellMatch(name, feature.kind, metric, int(layer) + 1, int(unit), float(folded[layer, unit]), value,
+                          f"{direction} the feature" if feature.kind == "numeric" else direction, span)
+        best.append(match)
+        column = unit_values(trace, match.layer, quantity, np.s_[span[0]:span[1], match.unit])
+        pictures.append(CellPicture(text[span[0]:span[1]], np.asarray(column, dtype=np.float64),
+                                    f"{match.describe()}; {quantity} of layer {match.layer} unit {match.unit}"))
+    info = {k: trace.info[k] for k in ("model", "run", "text") if k in trace.info}
+    return InterpretableCells(quantity, chosen, scores, best, pictures, info)
+
+
+def _auc_from_ranks(ranks: np.ndarray | None, positive: np.ndarray, units: int) -> np.ndarray:
+    """AUC per column from precomputed column ranks (shared by every binary feature); NaN if a class is empty."""
+    n1 = int(positive.sum())
+    n0 = len(positive) - n1
+    if ranks is None or n1 == 0 or n0 == 0:
+        return np.full(units, np.nan)
+    return (ranks[positive].sum(axis=0) - n1 * (n1 + 1) / 2) / (n1 * n0)

@@ -1,0 +1,116 @@
+"""Cell pictures (the paper's Figure 2): a text with each character's background coloured by one unit.
+
+Red at -1, white at 0, blue at +1, as in the paper. The character at ``t``
+is coloured by the unit's value after reading it (trace row ``t``). Output
+is a self-contained HTML page (newlines break lines, tabs and spaces stay
+visible, characters are escaped) or a matplotlib figure for PNG/SVG.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import atomic
+from .results import new_figure
+
+NEWLINE_MARK, TAB_MARK = "\u21b5", "\u2192"  # ↵ and →, drawn faintly where those characters are
+
+
+@dataclass(frozen=True)
+class CellPicture:
+    """One unit over a stretch of text: ``values[t]`` colours ``text[t]``; ``title`` is the legend line."""
+
+    text: str
+    values: np.ndarray
+    title: str
+
+
+def value_colors(values: np.ndarray) -> np.ndarray:
+    """RGB in [0, 1], ``(n, 3)``: red at -1, white at 0, blue at +1 (values clipped to [-1, 1])."""
+    v = np.clip(np.nan_to_num(np.asarray(values, dtype=np.float64)), -1.0, 1.0)[:, None]
+    red, blue, white = np.array([0.84, 0.15, 0.16]), np.array([0.13, 0.4, 0.85]), np.ones(3)
+    return np.where(v < 0, white + (-v) * (red - white), white + v * (blue - white))
+
+
+def _css(rgb: np.ndarray) -> str:
+    r, g, b = (int(round(255 * c)) for c in rgb)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _html_picture(picture: CellPicture) -> str:
+    spans = []
+    for char, rgb, value in zip(picture.text, value_colors(picture.values), picture.values):
+        shown = {"\n": f'<i>{NEWLINE_MARK}</i>', "\t": f'<i>{TAB_MARK}</i>   '}.get(char, html.escape(char))
+        spans.append(f'<span style="background:{_css(rgb)}" title="{value:+.3f}">{shown}</span>')
+        if char == "\n":
+            spans.append("\n")
+    return (f'<figure><figcaption>{html.escape(picture.title)}</figcaption>'
+            f'<pre>{"".join(spans)}</pre></figure>')
+
+
+def render_html(pictures: list[CellPicture], heading: str) -> str:
+    """A self-contained HTML page with the pictures stacked, a colour legend, and ``heading``."""
+    scale = "".join(f'<span style="background:{_css(c)}">&nbsp;{v:+.1f}&nbsp;</span>'
+                    for v, c in zip(np.linspace(-1, 1, 5), value_colors(np.linspace(-1, 1, 5))))
+    body = "\n".join(_html_picture(p) for p in pictures)
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{html.escape(heading)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 1em 2em; }}
+pre {{ font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; line-height: 1.35;
+      white-space: pre-wrap; word-break: break-all; border: 1px solid #ccc; padding: 6px; }}
+pre i {{ font-style: normal; color: #999; }}
+figcaption {{ font-weight: bold; margin-top: 1.2em; }}
+</style></head><body>
+<h1 style="font-size: 1.2em">{html.escape(heading)}</h1>
+<p>Background of each character: the unit's value after reading it. Scale: {scale}
+&nbsp; ({NEWLINE_MARK} newline, {TAB_MARK} tab)</p>
+{body}
+</body></html>
+"""
+
+
+def layout(text: str, columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of each character when newlines break lines and lines wrap at ``columns``."""
+    rows, cols = np.zeros(len(text), np.int64), np.zeros(len(text), np.int64)
+    row = col = 0
+    for t, char in enumerate(text):
+        if col >= columns:
+            row, col = row + 1, 0
+        rows[t], cols[t] = row, col
+        col += 1
+        if char == "\n":
+            row, col = row + 1, 0
+    return rows, cols
+
+
+def plot_pictures(pictures: list[CellPicture], columns: int = 100):
+    """The pictures as one matplotlib figure, stacked, one character per grid cell."""
+    placed = [layout(p.text, columns) for p in pictures]
+    heights = [int(rows.max()) + 1 if len(rows) else 1 for rows, _ in placed]
+    figure = new_figure(figsize=(columns * 0.11, sum(h * 0.2 + 0.45 for h in heights)))
+    axes = figure.subplots(len(pictures), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
+    for ax, picture, (rows, cols), height in zip(axes, pictures, placed, heights):
+        image = np.ones((height, columns, 3))
+        image[rows, cols] = value_colors(picture.values)
+        ax.imshow(image, aspect="auto", interpolation="nearest", extent=(0, columns, height, 0))
+        for char, r, c in zip(picture.text, rows, cols):
+            shown = {"\n": NEWLINE_MARK, "\t": TAB_MARK}.get(char, char)
+            if not shown.isspace():
+                ax.text(c + 0.5, r + 0.5, shown, ha="center", va="center", family="monospace", fontsize=7,
+                        color="0.55" if char in "\n\t" else "black")
+        ax.set_title(picture.title, fontsize=8, loc="left")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.tight_layout()
+    return figure
+
+
+def save_html(path: str | Path, pictures: list[CellPicture], heading: str) -> Path:
+    """Write ``render_html`` to ``path`` atomically."""
+    atomic.write_text(path, render_html(pictures, heading))
+    return Path(path)

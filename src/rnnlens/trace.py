@@ -1,0 +1,316 @@
+"""Traces: every state and gate of a CharRNN over a text, recomputed exactly and fast.
+
+A trace is a cache of named arrays, keyed like ``layer1.cell`` (layers count
+from 1). For a text of ``N`` ids there are ``N-1`` positions, as for every
+predictor: row ``t`` of every key is the state *after reading* ``ids[t]``,
+the one that predicts ``ids[t+1]``, and ``prob[t]`` is the probability the
+model gave to ``ids[t+1]``. So ``text[t]`` is the character whose reading
+produced row ``t``, which is the character a cell picture colours with it.
+
+Keys, all ``float32``, ``(N-1, units)`` unless said otherwise:
+
+- ``prob`` ``(N-1,)``: probability of the actual next character;
+  ``distribution`` ``(N-1, vocab)`` with ``full_distribution=True``.
+- every model: ``layerK.hidden`` (h).
+- LSTM: ``layerK.cell`` (c), ``layerK.input_gate``, ``layerK.forget_gate``,
+  ``layerK.output_gate``, ``layerK.candidate`` (i, f, o, g).
+- GRU: ``layerK.update_gate``, ``layerK.reset_gate``, ``layerK.candidate``
+  (z, r, n).
+
+How it is computed: the fused kernel (``nn.LSTM`` ...) runs one layer at a
+time over chunks of the text with its state carried, which gives every h_t
+exactly as training and ``evaluate`` see it. Given h_{t-1} for all t, all
+gates of a chunk follow from one batched matrix product (torch's gate order:
+LSTM i, f, g, o; GRU r, z, n with n = tanh(W_in x + b_in + r * (W_hn h +
+b_hn))). The LSTM cell is then the element-wise linear recurrence
+c_t = f_t c_{t-1} + i_t g_t, solved by ``linear_recurrence`` without a
+Python loop over every step; the chunk's first c comes from the fused
+kernel's carried state. The gate work of one chunk runs on a worker thread
+while the kernel reads the next chunk.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .corpus import Vocabulary
+from .errors import RnnlensError
+from .model import CharRNN
+
+QUANTITIES = {
+    "rnn": ("hidden",),
+    "lstm": ("hidden", "cell", "input_gate", "forget_gate", "output_gate", "candidate"),
+    "gru": ("hidden", "update_gate", "reset_gate", "candidate"),
+}
+GATES = {"rnn": (), "lstm": ("input_gate", "forget_gate", "output_gate"), "gru": ("update_gate", "reset_gate")}
+CHUNK = 4096  # time steps per fused-kernel call; the state carries across chunks
+
+Allocator = Callable[[str, tuple, np.dtype], np.ndarray]
+
+
+def layer_key(layer: int, quantity: str) -> str:
+    """The trace key of a quantity of a layer (layers count from 1): ``layer2.cell``."""
+    return f"layer{layer}.{quantity}"
+
+
+def trace_keys(model_type: str, num_layers: int, full_distribution: bool = False) -> list[str]:
+    """Every key a full trace of such a model holds, in a stable order."""
+    keys = ["prob"] + (["distribution"] if full_distribution else [])
+    return keys + [layer_key(k, q) for k in range(1, num_layers + 1) for q in QUANTITIES[model_type]]
+
+
+class Trace(Mapping):
+    """A model's trace over a text: a read-only mapping from key to array.
+
+    ``text`` is the traced text (``N`` characters; row ``t`` belongs to
+    ``text[t]``), ``info`` describes the model and the text, and arrays may be
+    memory-mapped files (see ``trace_store``).
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray], text: str, info: dict) -> None:
+        self._arrays = dict(arrays)
+        self.text = text
+        self.info = info
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        try:
+            return self._arrays[key]
+        except KeyError:
+            raise RnnlensError(f"the trace has no {key!r}; it holds {', '.join(self._arrays)}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arrays)
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+    @property
+    def model_type(self) -> str:
+        return self.info["model"]["model_type"]
+
+    @property
+    def num_layers(self) -> int:
+        return self.info["model"]["num_layers"]
+
+    @property
+    def positions(self) -> int:
+        """Number of rows ``N-1``."""
+        return len(self._arrays["prob"]) if "prob" in self._arrays else max(len(self.text) - 1, 0)
+
+    def layer(self, layer: int, quantity: str) -> np.ndarray:
+        """``(positions, units)`` values of ``quantity`` in layer ``layer`` (from 1)."""
+        return self[layer_key(layer, quantity)]
+
+
+def linear_recurrence(a: np.ndarray, b: np.ndarray, initial: np.ndarray, segment: int | None = None) -> np.ndarray:
+    """Solve ``x_t = a_t * x_{t-1} + b_t`` for ``t = 0..n-1`` from ``x_{-1} = initial``.
+
+    ``a``, ``b`` are ``(n, units)``, ``initial`` ``(units,)``; returns ``(n, units)``
+    in their dtype. The steps are cut into ``K`` segments of ``L`` (about
+    sqrt(n) each). All segments are solved together from zero in ``L`` vector
+    steps, keeping the running product of ``a`` (no division, so tiny gates
+    cannot blow up); then each segment's true start follows from the previous
+    one in ``K`` steps, and ``x_t = partial_t + product_t * start`` fixes
+    every step. About 2 sqrt(n) vector operations instead of n.
+    """
+    n, units = a.shape
+    length = segment or max(1, math.isqrt(n))
+    count = -(-n // length)
+    pad = count * length - n
+    if pad:
+        a = np.concatenate([a, np.ones((pad, units), a.dtype)])
+        b = np.concatenate([b, np.zeros((pad, units), b.dtype)])
+    # (L, K, units): step j of every segment is one contiguous block
+    a = a.reshape(count, length, units).transpose(1, 0, 2).copy()
+    partial = b.reshape(count, length, units).transpose(1, 0, 2).copy()
+    product = a  # the running products overwrite a, which each step reads once
+    for j in range(1, length):
+        partial[j] += a[j] * partial[j - 1]
+        product[j] *= product[j - 1]
+    starts = np.empty((count, units), a.dtype)
+    carry = np.asarray(initial, a.dtype)
+    for k in range(count):
+        starts[k] = carry
+        carry = partial[-1, k] + product[-1, k] * carry
+    partial += product * starts
+    return partial.transpose(1, 0, 2).reshape(count * length, units)[:n]
+
+
+def _single_layers(rnn: nn.RNNBase) -> list[nn.RNNBase]:
+    """One single-layer fused module per layer of ``rnn``, holding copies of that layer's weights."""
+    layers = []
+    for k in range(rnn.num_layers):
+        input_size = rnn.input_size if k == 0 else rnn.hidden_size
+        kwargs = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
+        single = type(rnn)(input_size, rnn.hidden_size, 1, bias=rnn.bias, batch_first=True, **kwargs)
+        single.load_state_dict({name.replace(f"_l{k}", "_l0"): p.detach()
+                                for name, p in rnn.named_parameters() if name.endswith(f"_l{k}")})
+        layers.append(single.to(device=rnn.weight_hh_l0.device, dtype=rnn.weight_hh_l0.dtype).eval())
+    return layers
+
+
+def _projections(rnn: nn.RNNBase, k: int, x: torch.Tensor, ids: torch.Tensor | None,
+                 prev_h: torch.Tensor, together: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Gate pre-activations of layer ``k`` (from 0): ``(input part, recurrent part)``, each ``(n, blocks*H)``.
+
+    With ``together`` the recurrent part is added into the input part
+    (returned as ``(sum, None)``). The first layer's one-hot input makes its
+    input part a column lookup, which is exact: a product with a one-hot
+    vector adds only zeros.
+    """
+    weight = lambda name: getattr(rnn, f"{name}_l{k}")
+    bias_ih = weight("bias_ih") if rnn.bias else None
+    bias_hh = weight("bias_hh") if rnn.bias else None
+    if ids is not None:
+        inputs = F.embedding(ids, weight("weight_ih").t())
+        if bias_ih is not None:
+            inputs += bias_ih
+    else:
+        inputs = F.linear(x, weight("weight_ih"), bias_ih)
+    if together:
+        if bias_hh is not None:
+            inputs += bias_hh
+        return inputs.addmm_(prev_h, weight("weight_hh").t()), None
+    return inputs, F.linear(prev_h, weight("weight_hh"), bias_hh)
+
+
+def _layer_quantities(model_type: str, rnn: nn.RNNBase, k: int, x, ids, prev_h, h, prev_c, wanted: set[str]) -> dict:
+    """Gates (and the LSTM cell) of layer ``k`` over one chunk: tensors, or arrays for the cell, ``(n, H)``."""
+    out = {"hidden": h}
+    if not wanted - {"hidden"}:
+        return out
+    size = rnn.hidden_size
+    if model_type == "lstm":
+        z, _ = _projections(rnn, k, x, ids, prev_h, together=True)
+        torch.sigmoid_(z[:, :2 * size])
+        torch.sigmoid_(z[:, 3 * size:])
+        torch.tanh_(z[:, 2 * size:3 * size])
+        i, f, g, o = z.chunk(4, dim=1)
+        out.update(input_gate=i, forget_gate=f, output_gate=o, candidate=g)
+        if "cell" in wanted:
+            a = f.float().cpu().numpy()
+            b = (i * g).float().cpu().numpy()
+            out["cell"] = linear_recurrence(a, b, prev_c.float().cpu().numpy())
+    elif model_type == "gru":
+        inputs, recurrent = _projections(rnn, k, x, ids, prev_h, together=False)
+        x_r, x_z, x_n = inputs.chunk(3, dim=1)
+        h_r, h_z, h_n = recurrent.chunk(3, dim=1)
+        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+        out.update(reset_gate=r, update_gate=z, candidate=torch.tanh(x_n + r * h_n))
+    return out
+
+
+@torch.no_grad()
+def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = None, keys: set[str] | None = None,
+                  full_distribution: bool = False, chunk: int = CHUNK, workers: int = 1,
+                  progress: bool = False) -> dict[str, np.ndarray]:
+    """Run ``model`` over ``ids`` ``(N,)`` once and return the trace's arrays by key.
+
+    ``keys`` limits what is kept (default: every key of ``trace_keys``);
+    ``allocate(key, shape, dtype)`` makes each output array (default
+    ``np.empty``; ``trace_store`` passes memory-mapped ``.npy`` files).
+    ``workers`` threads compute gates while the fused kernel moves on
+    (0: all in this thread).
+    """
+    config = model.config
+    model_type, num_layers = config.model_type, config.num_layers
+    all_keys = trace_keys(model_type, num_layers, full_distribution=True)
+    wanted_keys = set(keys) if keys is not None else set(trace_keys(model_type, num_layers, full_distribution))
+    unknown = wanted_keys - set(all_keys)
+    if unknown:
+        raise RnnlensError(f"a {model_type} trace has no {', '.join(sorted(unknown))}; keys are {', '.join(all_keys)}")
+    allocate = allocate or (lambda key, shape, dtype: np.empty(shape, dtype))
+    ids = np.asarray(ids, dtype=np.int64)
+    positions = max(len(ids) - 1, 0)
+    hidden, vocab = config.hidden_size, config.vocab_size
+    arrays = {}
+    for key in all_keys:
+        if key in wanted_keys:
+            shape = (positions,) if key == "prob" else (positions, vocab) if key == "distribution" else (positions, hidden)
+            arrays[key] = allocate(key, shape, np.dtype(np.float32))
+    wanted = [{q for q in QUANTITIES[model_type] if layer_key(k + 1, q) in wanted_keys} for k in range(num_layers)]
+
+    rnn = model.rnn
+    device, dtype = model.decoder.weight.device, model.decoder.weight.dtype
+    layers = _single_layers(rnn)
+    tokens = torch.as_tensor(ids, device=device)
+    state = [None] * num_layers
+    zeros = torch.zeros(hidden, device=device, dtype=dtype)
+
+    @torch.no_grad()  # grad mode is per thread, and this runs on the workers
+    def finish(start, k, x, chunk_ids, prev_h, h, prev_c):
+        """Gate work of layer ``k`` on positions ``start:start+len(h)``: compute and store."""
+        quantities = _layer_quantities(model_type, rnn, k, x, chunk_ids, prev_h, h, prev_c, wanted[k])
+        for name in wanted[k]:
+            value = quantities[name]
+            if isinstance(value, torch.Tensor):
+                value = value.float().cpu().numpy()
+            arrays[layer_key(k + 1, name)][start:start + len(h)] = value
+
+    @torch.no_grad()
+    def decode(start, h, targets):
+        log_probs = torch.log_softmax(model.decoder(h).float(), dim=-1)
+        if "prob" in arrays:
+            arrays["prob"][start:start + len(h)] = log_probs.gather(1, targets[:, None])[:, 0].exp().cpu().numpy()
+        if "distribution" in arrays:
+            arrays["distribution"][start:start + len(h)] = log_probs.exp().cpu().numpy()
+
+    bar = _progress_bar(positions, progress)
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 0 else None
+    pending = []  # futures of the gate work still running on the workers
+
+    def submit(function, *args):
+        if pool is None:
+            function(*args)
+        else:
+            pending.append(pool.submit(function, *args))
+            while len(pending) > 4 * (num_layers + 1):  # a few chunks in flight keep memory bounded
+                pending.pop(0).result()
+    try:
+        for start in range(0, positions, chunk):
+            chunk_ids = tokens[start:min(start + chunk, positions)]
+            x = F.one_hot(chunk_ids, vocab).to(dtype)
+            for k, layer in enumerate(layers):
+                prev = state[k]
+                h, state[k] = layer(x[None], prev)
+                h = h[0]
+                if prev is None:
+                    prev_h, prev_c = zeros, zeros
+                elif model_type == "lstm":
+                    prev_h, prev_c = prev[0][0, 0], prev[1][0, 0]
+                else:
+                    prev_h, prev_c = prev[0, 0], None
+                prev_hs = torch.cat([prev_h[None], h[:-1]])
+                submit(finish, start, k, x, chunk_ids if k == 0 else None, prev_hs, h, prev_c)
+                x = h
+            submit(decode, start, x, tokens[start + 1:start + 1 + len(x)])
+            bar.update(len(chunk_ids))
+        for future in pending:
+            future.result()
+    finally:
+        if pool:
+            pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+    return arrays
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="char", unit_scale=True, desc="trace", disable=not enabled, leave=False)
+
+
+def trace_model(model: CharRNN, ids: np.ndarray, vocab: Vocabulary, keys: set[str] | None = None,
+                full_distribution: bool = False, info: dict | None = None, **options) -> Trace:
+    """Trace ``model`` over ``ids`` in memory and return the ``Trace`` (see ``compute_trace``)."""
+    arrays = compute_trace(model, ids, keys=keys, full_distribution=full_distribution, **options)
+    details = {"model": model.config.to_dict(), **(info or {})}
+    return Trace(arrays, vocab.decode(ids), details)
