@@ -35,9 +35,10 @@ stream. On the 320K-character War and Peace test split the losses agree with
 KenLM's within 1e-4 nats/char.
 
 **Counting by sorting.** The order-``n`` n-gram at every position gets a dense
-id (its rank among the distinct n-grams) from ``np.unique`` of the key
+id (its rank among the distinct n-grams) by sorting the keys
 ``id_{n-1}(prefix) * V + last char``, so one sort per order counts every
-n-gram exactly, with no hashing and no per-n-gram Python objects.
+n-gram exactly, with no hashing and no per-n-gram Python objects; only
+n-grams whose prefix is repeated need sorting (see ``_extend``).
 
 **Backoff tables.** The estimate is stored in ARPA form (``BackoffTables``):
 per order the sorted keys, ``log p(w | h)`` (interpolated) and the backoff
@@ -117,6 +118,29 @@ def discounts(counts: np.ndarray) -> tuple[tuple[float, float, float], list[int]
     return d, t, False
 
 
+def _extend(window: np.ndarray, following: np.ndarray, num_prefixes: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks of the n-grams ``(window[i], following[i])`` and their sorted distinct keys.
+
+    ``window`` holds the ``(n-1)``-gram ranks at every position (one more than
+    ``following``). Only n-grams whose prefix occurs more than once need sorting:
+    an n-gram extending a prefix seen once is unique, and its rank follows from
+    the prefix's, so high orders (mostly unique) cost little.
+    """
+    prefix = window[:-1]
+    key = prefix.astype(np.int64) * vocab_size + following
+    single = np.bincount(prefix, minlength=num_prefixes) == 1
+    repeated = ~single[prefix]
+    sorted_repeated, inverse = np.unique(key[repeated], return_inverse=True)
+    children = np.bincount(sorted_repeated // vocab_size, minlength=num_prefixes)
+    single_before = np.cumsum(single) - single  # n-grams of unique prefixes that sort before this prefix
+    # rank = n-grams with a smaller key: those of unique smaller prefixes, plus the repeated ones below
+    rank = single_before[prefix] + (np.cumsum(children) - children)[prefix]
+    rank[repeated] = single_before[prefix[repeated]] + inverse.reshape(-1)
+    keys = np.empty(int(single.sum()) + len(sorted_repeated), np.int64)
+    keys[rank] = key
+    return keys, rank.astype(np.int32)
+
+
 def _count_orders(ids: np.ndarray, order: int, vocab_size: int, bar) -> tuple[list, list, list]:
     """Keys, suffix ids and counts ``k`` of every order (see the module docstring)."""
     keys = [np.arange(vocab_size, dtype=np.int64)]
@@ -125,9 +149,7 @@ def _count_orders(ids: np.ndarray, order: int, vocab_size: int, bar) -> tuple[li
     window = ids  # ids of the order-n n-grams at every position
     raw = None
     for n in range(2, order + 1):
-        key = window[:-1].astype(np.int64) * vocab_size + ids[n - 1:]
-        uniq, inverse = np.unique(key, return_inverse=True)
-        inverse = inverse.astype(np.int32).reshape(-1)
+        uniq, inverse = _extend(window, ids[n - 1:], len(keys[-1]), vocab_size)
         suffix = np.empty(len(uniq), dtype=np.int32)
         suffix[inverse] = window[1:]  # every occurrence of a type has the same suffix
         keys.append(uniq)
