@@ -40,6 +40,10 @@ class ModelConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def parameter_count(self) -> int:
+        return count_parameters(self.model_type, self.num_layers, self.vocab_size, self.hidden_size)
+
 
 def count_parameters(model_type: str, num_layers: int, vocab_size: int, hidden_size: int) -> int:
     """Total parameters of a CharRNN, matching ``sum(p.numel())`` of the module.

@@ -34,7 +34,7 @@ from .batches import StreamBatches, validation_batches
 from .checkpoint import load_tensors, read_config, save_tensors, split_prefix, write_config
 from .corpus import Corpus
 from .errors import RnnlensError
-from .model import CharRNN, ModelConfig, count_parameters, detach_state, resolve_device
+from .model import CharRNN, ModelConfig, detach_state, resolve_device
 
 LAST, BEST, METRICS = "last.safetensors", "best.safetensors", "metrics.jsonl"
 
@@ -133,7 +133,7 @@ class Trainer:
     def config(self) -> dict:
         return {
             "model": self.model.config.to_dict(),
-            "parameters": count_parameters(**{k: v for k, v in self.model.config.to_dict().items() if k != "dropout"}),
+            "parameters": self.model.config.parameter_count,
             "vocabulary": self.corpus.vocab.chars,
             "corpus": self.corpus.spec(),
             "training": asdict(self.options),

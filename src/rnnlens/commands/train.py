@@ -6,7 +6,7 @@ import argparse
 from dataclasses import fields
 
 from ..errors import RnnlensError
-from ..model import MODEL_TYPES, ModelConfig, count_parameters, solve_hidden_size
+from ..model import MODEL_TYPES, ModelConfig, solve_hidden_size
 from ..train import TrainOptions, resume_run, start_run
 from .common import Stopwatch, add_corpus_options, corpus_from_args, log
 
@@ -34,7 +34,8 @@ def register(subparsers) -> None:
         flag = "--" + f.name.replace("_", "-")
         # on --resume only options given explicitly change the run, so defaults stay None here
         parser.add_argument(flag, type=type(f.default), default=None, help=f"{HELP[f.name]} (default: {f.default})")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out exactly where it stopped (its saved options hold; only --epochs may change)")
     parser.add_argument("--out", required=True, help="run directory for checkpoints and metrics")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         trainer = start_run(corpus, _model_config(args, len(corpus.vocab)), _options(args), args.out)
     c = trainer.model.config
     log(f"model: {c.num_layers}-layer {c.model_type.upper()}, hidden {c.hidden_size}, "
-        f"{count_parameters(c.model_type, c.num_layers, c.vocab_size, c.hidden_size):,} parameters, "
+        f"{c.parameter_count:,} parameters, "
         f"on {trainer.device}; {len(trainer.train_batches)} batches per epoch")
     progress = trainer.fit(show_progress=not args.quiet, log=log)
     log(f"best validation loss {progress.best_val_loss:.4f} nats/char; wrote {args.out}/best.safetensors, "
