@@ -88,25 +88,38 @@ def layout(text: str, columns: int) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
-def plot_pictures(pictures: list[CellPicture], columns: int = 100):
-    """The pictures as one matplotlib figure, stacked, one character per grid cell."""
+def plot_pictures(pictures: list[CellPicture], columns: int = 100, fontsize: float = 7.0):
+    """The pictures as one matplotlib figure, stacked, one character per grid cell.
+
+    Each row of text is one monospace text artist sized so that a character
+    advances exactly one grid cell (drawing one artist per character is
+    slow), with newlines and tabs shown as marks.
+    """
+    advance = 0.602 * fontsize / 72  # inches per character of DejaVu Sans Mono
+    row_height, title_height, gap = 1.7 * fontsize / 72, 0.25, 0.12
     placed = [layout(p.text, columns) for p in pictures]
     heights = [int(rows.max()) + 1 if len(rows) else 1 for rows, _ in placed]
-    figure = new_figure(figsize=(columns * 0.11, sum(h * 0.2 + 0.45 for h in heights)))
-    axes = figure.subplots(len(pictures), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
-    for ax, picture, (rows, cols), height in zip(axes, pictures, placed, heights):
+    width = columns * advance + 0.2
+    total = sum(h * row_height + title_height + gap for h in heights) + gap
+    figure = new_figure(figsize=(width, total))
+    top = total - gap
+    for picture, (rows, cols), height in zip(pictures, placed, heights):
+        top -= title_height
+        box = (0.1 / width, (top - height * row_height) / total, columns * advance / width, height * row_height / total)
+        ax = figure.add_axes(box)
         image = np.ones((height, columns, 3))
         image[rows, cols] = value_colors(picture.values)
         ax.imshow(image, aspect="auto", interpolation="nearest", extent=(0, columns, height, 0))
+        lines = [[" "] * columns for _ in range(height)]
         for char, r, c in zip(picture.text, rows, cols):
-            shown = {"\n": NEWLINE_MARK, "\t": TAB_MARK}.get(char, char)
-            if not shown.isspace():
-                ax.text(c + 0.5, r + 0.5, shown, ha="center", va="center", family="monospace", fontsize=7,
-                        color="0.55" if char in "\n\t" else "black")
-        ax.set_title(picture.title, fontsize=8, loc="left")
+            lines[r][c] = {"\n": NEWLINE_MARK, "\t": TAB_MARK}.get(char, char)
+        for r, line in enumerate(lines):
+            ax.text(0, r + 0.5, "".join(line), ha="left", va="center", family="DejaVu Sans Mono",
+                    fontsize=fontsize)
+        ax.text(0, -0.3, picture.title, ha="left", va="bottom", fontsize=fontsize + 1)
         ax.set_xticks([])
         ax.set_yticks([])
-    figure.tight_layout()
+        top -= height * row_height + gap
     return figure
 
 

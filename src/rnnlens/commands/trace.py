@@ -58,7 +58,8 @@ def describe(trace: Trace) -> str:
 
 
 def trace_from_args(args: argparse.Namespace, keys_for: Callable[[ModelConfig], set[str]]) -> Trace:
-    """The trace ``cells``/``saturation`` work on: read from a trace directory, reused, or computed."""
+    """The trace ``cells``/``saturation`` work on: read from a trace directory, kept and reused with
+    ``--trace``, or else computed in memory with only the keys ``keys_for(config)`` names."""
     source = Path(args.model_dir)
     if (source / MANIFEST).is_file():
         if args.text or args.split or args.trace:
@@ -68,14 +69,13 @@ def trace_from_args(args: argparse.Namespace, keys_for: Callable[[ModelConfig], 
         return trace
     predictor = rnn_predictor.load(source, weights=args.weights, device=args.device)
     ids, where = text_from_args(args, predictor)
-    keys = keys_for(predictor.model.config)
     info = {**run_provenance(source, args.weights), "text": {"source": where}}
-    if args.trace:
-        trace, status = ensure_trace(args.trace, predictor.model, ids, predictor.vocab, info, keys=keys,
-                                     progress=True)
+    if args.trace:  # a kept trace holds every key, so that every analysis can reuse it
+        trace, status = ensure_trace(args.trace, predictor.model, ids, predictor.vocab, info, progress=True)
         log(f"trace {args.trace} {status}: {describe(trace)}")
         return trace
-    trace = trace_model(predictor.model, ids, predictor.vocab, keys=keys, info=info, progress=True)
+    trace = trace_model(predictor.model, ids, predictor.vocab, keys=keys_for(predictor.model.config), info=info,
+                        progress=True)
     log(f"traced {source} ({args.weights} weights): {describe(trace)}")
     return trace
 
