@@ -96,6 +96,8 @@ class NNN(nn.Module):
 
 def context_windows(ids: np.ndarray, context: int) -> np.ndarray:
     """``(N-1, n)`` int64: row ``t`` is ``ids[t-n+1 .. t]``, -1 where that is before the text."""
+    if len(ids) < 2:
+        return np.zeros((0, context), np.int64)
     padded = np.concatenate([np.full(context - 1, -1), np.asarray(ids[:-1], dtype=np.int64)])
     return np.lib.stride_tricks.sliding_window_view(padded, context)
 
