@@ -110,38 +110,41 @@ class Trace(Mapping):
         return self[layer_key(layer, quantity)]
 
 
-def linear_recurrence(a: np.ndarray, b: np.ndarray, initial: np.ndarray, segment: int | None = None) -> np.ndarray:
+def linear_recurrence(a: np.ndarray, b: np.ndarray, initial: np.ndarray, segment: int | None = None,
+                      out: np.ndarray | None = None) -> np.ndarray:
     """Solve ``x_t = a_t * x_{t-1} + b_t`` for ``t = 0..n-1`` from ``x_{-1} = initial``.
 
     ``a``, ``b`` are ``(n, units)``, ``initial`` ``(units,)``; returns ``(n, units)``
-    in their dtype. The steps are cut into ``K`` segments of ``L`` (about
-    sqrt(n) each). All segments are solved together from zero in ``L`` vector
-    steps, keeping the running product of ``a`` (no division, so tiny gates
-    cannot blow up); then each segment's true start follows from the previous
-    one in ``K`` steps, and ``x_t = partial_t + product_t * start`` fixes
-    every step. About 2 sqrt(n) vector operations instead of n.
+    in their dtype (into ``out`` if given). The steps are cut into ``K``
+    segments of ``L`` (about sqrt(n) each). All segments are solved together
+    from zero in ``L`` vector steps, keeping the running product of ``a`` (no
+    division, so tiny gates cannot blow up); then each segment's true start
+    follows from the previous one in ``K`` steps, and
+    ``x_t = partial_t + product_t * start`` fixes every step. About 2 sqrt(n)
+    vector operations instead of n.
     """
     n, units = a.shape
     length = segment or max(1, math.isqrt(n))
     count = -(-n // length)
-    pad = count * length - n
-    if pad:
-        a = np.concatenate([a, np.ones((pad, units), a.dtype)])
-        b = np.concatenate([b, np.zeros((pad, units), b.dtype)])
-    # (L, K, units): step j of every segment is one contiguous block
-    a = a.reshape(count, length, units).transpose(1, 0, 2).copy()
-    partial = b.reshape(count, length, units).transpose(1, 0, 2).copy()
-    product = a  # the running products overwrite a, which each step reads once
+    partial = np.zeros((count * length, units), a.dtype)
+    product = np.ones((count * length, units), a.dtype)
+    partial[:n], product[:n] = b, a
+    partial = partial.reshape(count, length, units)  # [k, j]: step j of segment k
+    product = product.reshape(count, length, units)
     for j in range(1, length):
-        partial[j] += a[j] * partial[j - 1]
-        product[j] *= product[j - 1]
-    starts = np.empty((count, units), a.dtype)
+        partial[:, j] += product[:, j] * partial[:, j - 1]
+        product[:, j] *= product[:, j - 1]
+    starts = np.empty((count, 1, units), a.dtype)
     carry = np.asarray(initial, a.dtype)
     for k in range(count):
-        starts[k] = carry
-        carry = partial[-1, k] + product[-1, k] * carry
-    partial += product * starts
-    return partial.transpose(1, 0, 2).reshape(count * length, units)[:n]
+        starts[k, 0] = carry
+        carry = partial[k, -1] + product[k, -1] * carry
+    product *= starts
+    partial += product
+    if out is None:
+        return partial.reshape(count * length, units)[:n].copy()
+    out[...] = partial.reshape(count * length, units)[:n]
+    return out
 
 
 def _single_layers(rnn: nn.RNNBase) -> list[nn.RNNBase]:
@@ -182,30 +185,45 @@ def _projections(rnn: nn.RNNBase, k: int, x: torch.Tensor, ids: torch.Tensor | N
     return inputs, F.linear(prev_h, weight("weight_hh"), bias_hh)
 
 
-def _layer_quantities(model_type: str, rnn: nn.RNNBase, k: int, x, ids, prev_h, h, prev_c, wanted: set[str]) -> dict:
-    """Gates (and the LSTM cell) of layer ``k`` over one chunk: tensors, or arrays for the cell, ``(n, H)``."""
-    out = {"hidden": h}
-    if not wanted - {"hidden"}:
-        return out
+def _layer_quantities(model_type: str, rnn: nn.RNNBase, k: int, x, ids, prev_h, h, prev_c,
+                      out: dict[str, np.ndarray]) -> None:
+    """Compute the gates (and the LSTM cell) of layer ``k`` over one chunk into ``out``.
+
+    ``out`` maps the wanted quantity names to ``(n, H)`` float32 arrays (slices
+    of the trace); on the CPU the activations are written straight into them.
+    """
     size = rnn.hidden_size
+    on_cpu = h.device.type == "cpu" and h.dtype == torch.float32
+
+    def activate(function, preactivation, name):
+        """``function(preactivation)``, written into ``out[name]`` when wanted."""
+        if name in out and on_cpu:
+            return function(preactivation, out=torch.from_numpy(out[name]))
+        value = function(preactivation)
+        if name in out:
+            out[name][...] = value.float().cpu().numpy()
+        return value
+
+    if "hidden" in out:
+        out["hidden"][...] = h.float().cpu().numpy()
+    if not set(out) - {"hidden"}:
+        return
     if model_type == "lstm":
         z, _ = _projections(rnn, k, x, ids, prev_h, together=True)
-        torch.sigmoid_(z[:, :2 * size])
-        torch.sigmoid_(z[:, 3 * size:])
-        torch.tanh_(z[:, 2 * size:3 * size])
-        i, f, g, o = z.chunk(4, dim=1)
-        out.update(input_gate=i, forget_gate=f, output_gate=o, candidate=g)
-        if "cell" in wanted:
-            a = f.float().cpu().numpy()
-            b = (i * g).float().cpu().numpy()
-            out["cell"] = linear_recurrence(a, b, prev_c.float().cpu().numpy())
+        i = activate(torch.sigmoid, z[:, :size], "input_gate")
+        f = activate(torch.sigmoid, z[:, size:2 * size], "forget_gate")
+        g = activate(torch.tanh, z[:, 2 * size:3 * size], "candidate")
+        activate(torch.sigmoid, z[:, 3 * size:], "output_gate")
+        if "cell" in out:
+            linear_recurrence(f.float().cpu().numpy(), (i * g).float().cpu().numpy(),
+                              prev_c.float().cpu().numpy(), out=out["cell"])
     elif model_type == "gru":
         inputs, recurrent = _projections(rnn, k, x, ids, prev_h, together=False)
         x_r, x_z, x_n = inputs.chunk(3, dim=1)
         h_r, h_z, h_n = recurrent.chunk(3, dim=1)
-        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-        out.update(reset_gate=r, update_gate=z, candidate=torch.tanh(x_n + r * h_n))
-    return out
+        r = activate(torch.sigmoid, x_r + h_r, "reset_gate")
+        activate(torch.sigmoid, x_z + h_z, "update_gate")
+        activate(torch.tanh, x_n + r * h_n, "candidate")
 
 
 @torch.no_grad()
@@ -248,12 +266,8 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
     @torch.no_grad()  # grad mode is per thread, and this runs on the workers
     def finish(start, k, x, chunk_ids, prev_h, h, prev_c):
         """Gate work of layer ``k`` on positions ``start:start+len(h)``: compute and store."""
-        quantities = _layer_quantities(model_type, rnn, k, x, chunk_ids, prev_h, h, prev_c, wanted[k])
-        for name in wanted[k]:
-            value = quantities[name]
-            if isinstance(value, torch.Tensor):
-                value = value.float().cpu().numpy()
-            arrays[layer_key(k + 1, name)][start:start + len(h)] = value
+        out = {name: arrays[layer_key(k + 1, name)][start:start + len(h)] for name in wanted[k]}
+        _layer_quantities(model_type, rnn, k, x, chunk_ids, prev_h, h, prev_c, out)
 
     @torch.no_grad()
     def decode(start, h, targets):
