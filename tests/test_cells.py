@@ -75,6 +75,8 @@ def test_auc_and_correlation_match_the_reference_implementations():
     numeric = rng.normal(size=500) + values[:, 1]
     assert np.allclose(pearson(values, numeric), [np.corrcoef(values[:, u], numeric)[0, 1] for u in range(4)])
     assert np.isnan(pearson(values, np.ones(500))).all()
+    saturated = np.full((500, 1), 0.999999, np.float32)  # a unit stuck at one value
+    assert np.isnan(pearson(saturated, numeric)).all() and (roc_auc(saturated, labels) == 0.5).all()
     assert np.isnan(roc_auc(values, np.zeros(500))).all()
 
 

@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import rankdata
 
 from .. import atomic
 from ..cell_pictures import CellPicture, plot_pictures, save_html
@@ -51,22 +50,61 @@ def quantity_keys(num_layers: int, quantity: str) -> set[str]:
     return {layer_key(k, stored) for k in range(1, num_layers + 1)}
 
 
-def pearson(values: np.ndarray, feature: np.ndarray) -> np.ndarray:
-    """Correlation of each column of ``values`` ``(T, U)`` with ``feature`` ``(T,)``; NaN where constant."""
-    f = feature - feature.mean()
-    x = values - values.mean(axis=0)
-    norms = np.sqrt((x * x).sum(axis=0)) * np.sqrt(f @ f)
+def correlations(values: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """Pearson r ``(U, F)`` of each column of ``values`` ``(T, U)`` with each of ``features`` ``(T, F)``.
+
+    NaN where a column or a feature is constant. The centred features sum to
+    zero, so the values need no centred copy.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    f = features - features.mean(axis=0)
+    mean = x.mean(axis=0)
+    spread = np.sqrt(np.maximum(np.einsum("tu,tu->u", x, x) - len(x) * mean * mean, 0))
+    norms = spread[:, None] * np.sqrt((f * f).sum(axis=0))[None, :]
+    varies = (x.max(axis=0) > x.min(axis=0))[:, None] & (norms > 0)  # a saturated unit can be exactly constant
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(norms > 0, (f @ x) / norms, np.nan)
+        return np.where(varies, (x.T @ f) / norms, np.nan)
+
+
+def midranks(values: np.ndarray) -> np.ndarray:
+    """``(U, T)``: the rank (1..T) of each entry of ``values`` ``(T, U)`` within its column; ties share their mean."""
+    columns = np.ascontiguousarray(values.T)
+    ranks = np.empty(columns.shape, np.float64)
+    new = np.empty(columns.shape[1], bool)
+    for u, column in enumerate(columns):
+        order = np.argsort(column)
+        ordered = column[order]
+        new[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        ends = np.append(starts[1:], len(column))
+        ranks[u, order] = ((starts + ends + 1) / 2)[np.cumsum(new) - 1]
+    return ranks
+
+
+def aucs(values: np.ndarray, positives: np.ndarray) -> np.ndarray:
+    """ROC AUC ``(U, F)`` of each column of ``values`` ``(T, U)`` as a score for each of ``positives`` ``(T, F)``.
+
+    The probability that a random positive position has a higher value than a
+    random negative one, ties counting half (Mann-Whitney U from midranks);
+    NaN when a feature has no positive or no negative position.
+    """
+    positives = np.asarray(positives, dtype=bool)
+    n1 = positives.sum(axis=0).astype(np.float64)
+    n0 = len(positives) - n1
+    sums = midranks(values) @ positives.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n1 > 0) & (n0 > 0), (sums - n1 * (n1 + 1) / 2) / (n1 * n0), np.nan)
+
+
+def pearson(values: np.ndarray, feature: np.ndarray) -> np.ndarray:
+    """Correlation ``(U,)`` of each column of ``values`` ``(T, U)`` with ``feature`` ``(T,)``."""
+    return correlations(values, np.asarray(feature, dtype=np.float64)[:, None])[:, 0]
 
 
 def roc_auc(values: np.ndarray, positive: np.ndarray) -> np.ndarray:
-    """ROC AUC of each column of ``values`` ``(T, U)`` as a score for ``positive`` ``(T,)`` (ties count half).
-
-    The probability that a random positive position has a higher value than a
-    random negative one; NaN when one class is empty.
-    """
-    return _auc_from_ranks(rankdata(values, axis=0), np.asarray(positive, dtype=bool), values.shape[1])
+    """ROC AUC ``(U,)`` of each column of ``values`` ``(T, U)`` as a score for ``positive`` ``(T,)``."""
+    return aucs(values, np.asarray(positive)[:, None])[:, 0]
 
 
 def representative_window(feature: np.ndarray, starts: np.ndarray, width: int) -> tuple[int, int]:
@@ -194,24 +232,25 @@ def find_interpretable_cells(trace: Trace, features: list[str] | dict[str, Featu
         raise RnnlensError("the text is too short to score cells: give at least 3 characters")
     text = trace.text[:positions]  # row t belongs to text[t]
     values_of = {name: feature(trace.text)[:positions] for name, feature in chosen.items()}
-    scores = {name: [] for name in chosen}
+    numeric = [name for name, f in chosen.items() if f.kind == "numeric"]
+    binary = [name for name, f in chosen.items() if f.kind == "binary"]
+    numeric_values = np.stack([values_of[n] for n in numeric], axis=1) if numeric else None
+    binary_values = np.stack([values_of[n] for n in binary], axis=1).astype(bool) if binary else None
+    blocks = []  # (units, features) per block of units, layer by layer
     for layer in range(1, trace.num_layers + 1):
         values = unit_values(trace, layer, quantity)
-        per_block = {name: [] for name in chosen}
         for start in range(0, values.shape[1], UNIT_BLOCK):
-            block = np.asarray(values[:, start:start + UNIT_BLOCK], dtype=np.float64)
-            ranks = None
-            for name, feature in chosen.items():
-                if feature.kind == "numeric":
-                    per_block[name].append(pearson(block, values_of[name]))
-                else:
-                    positive = values_of[name].astype(bool)
-                    if ranks is None and 0 < positive.sum() < positions:
-                        ranks = rankdata(block, axis=0)
-                    per_block[name].append(_auc_from_ranks(ranks, positive, block.shape[1]))
-        for name in chosen:
-            scores[name].append(np.concatenate(per_block[name]))
-    scores = {name: np.stack(rows) for name, rows in scores.items()}
+            block = values[:, start:start + UNIT_BLOCK]
+            parts = []
+            if numeric:
+                parts.append(correlations(block, numeric_values))
+            if binary:
+                parts.append(aucs(block, binary_values))
+            blocks.append((layer, np.concatenate(parts, axis=1)))
+    by_layer = [np.concatenate([b for layer_, b in blocks if layer_ == layer]) for layer in
+                range(1, trace.num_layers + 1)]
+    scores = {name: np.stack([table[:, i] for table in by_layer]) for i, name in enumerate(numeric + binary)}
+    scores = {name: scores[name] for name in chosen}
 
     line_starts = np.concatenate([[0], np.flatnonzero(np.frombuffer(text.encode("utf-32-le"), "<u4") == 10) + 1])
     best, pictures = [], []
@@ -235,12 +274,3 @@ def find_interpretable_cells(trace: Trace, features: list[str] | dict[str, Featu
                                     f"{match.describe()}; {quantity} of layer {match.layer} unit {match.unit}"))
     info = {k: trace.info[k] for k in ("model", "run", "text") if k in trace.info}
     return InterpretableCells(quantity, chosen, scores, best, pictures, info)
-
-
-def _auc_from_ranks(ranks: np.ndarray | None, positive: np.ndarray, units: int) -> np.ndarray:
-    """AUC per column from precomputed column ranks (shared by every binary feature); NaN if a class is empty."""
-    n1 = int(positive.sum())
-    n0 = len(positive) - n1
-    if ranks is None or n1 == 0 or n0 == 0:
-        return np.full(units, np.nan)
-    return (ranks[positive].sum(axis=0) - n1 * (n1 + 1) / 2) / (n1 * n0)
