@@ -23,6 +23,7 @@ def feature(name, text):
 @pytest.mark.parametrize("name, text, expected", [
     ("line_position", "ab\ncd\n\ne", [0, 1, 2, 0, 1, 2, 0, 0]),
     ("in_double_quotes", 'a"bc"d', [0, 1, 1, 1, 0, 0]),
+    ("in_double_quotes", 'a "b\n\n"c" d', [0, 0, 1, 1, 1, 0, 1, 1, 0, 0, 0]),  # a blank line closes a quotation
     ("paren_depth", "(a(b))c)(", [1, 1, 2, 2, 1, 0, 0, 0, 1]),  # an unmatched ) stays at 0
     ("in_parentheses", "(a(b))c)(", [1, 1, 1, 1, 1, 0, 0, 0, 1]),
     ("bracket_depth", "x[[y]]", [0, 1, 2, 2, 1, 0]),

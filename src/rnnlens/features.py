@@ -130,9 +130,16 @@ def line_position(text: str) -> np.ndarray:
     return _since_last(_is(text, "\n"))
 
 
-@register_feature("in_double_quotes", "binary", 'between an opening and a closing " (the opening one included)')
+@register_feature("in_double_quotes", "binary",
+                  'between an opening and a closing " (the opening one included); a blank line ends any open '
+                  "quotation, since one that runs over paragraphs opens each of them again")
 def in_double_quotes(text: str) -> np.ndarray:
-    return np.cumsum(_is(text, '"')) % 2
+    quotes = np.cumsum(_is(text, '"'))
+    newline = _is(text, "\n")
+    blank = np.concatenate([[False], newline[1:] & newline[:-1]])  # the second newline of a blank line
+    index = np.arange(len(text))
+    last_blank = np.maximum.accumulate(np.where(blank, index, -1))
+    return (quotes - np.where(last_blank >= 0, quotes[np.maximum(last_blank, 0)], 0)) % 2
 
 
 def _register_nesting(name: str, pair: str, plural: str) -> None:
