@@ -126,25 +126,24 @@ def linear_recurrence(a: np.ndarray, b: np.ndarray, initial: np.ndarray, segment
     n, units = a.shape
     length = segment or max(1, math.isqrt(n))
     count = -(-n // length)
-    partial = np.zeros((count * length, units), a.dtype)
-    product = np.ones((count * length, units), a.dtype)
-    partial[:n], product[:n] = b, a
-    partial = partial.reshape(count, length, units)  # [k, j]: step j of segment k
-    product = product.reshape(count, length, units)
+    partial = np.empty((count * length, units), a.dtype)
+    product = np.empty((count * length, units), a.dtype)
+    partial[:n], partial[n:] = b, 0
+    product[:n], product[n:] = a, 1
+    steps = partial.reshape(count, length, units)  # [k, j]: step j of segment k
+    products = product.reshape(count, length, units)
     for j in range(1, length):
-        partial[:, j] += product[:, j] * partial[:, j - 1]
-        product[:, j] *= product[:, j - 1]
+        steps[:, j] += products[:, j] * steps[:, j - 1]
+        products[:, j] *= products[:, j - 1]
     starts = np.empty((count, 1, units), a.dtype)
     carry = np.asarray(initial, a.dtype)
     for k in range(count):
         starts[k, 0] = carry
-        carry = partial[k, -1] + product[k, -1] * carry
-    product *= starts
-    partial += product
+        carry = steps[k, -1] + products[k, -1] * carry
+    products *= starts
     if out is None:
-        return partial.reshape(count * length, units)[:n].copy()
-    out[...] = partial.reshape(count * length, units)[:n]
-    return out
+        out = np.empty((n, units), a.dtype)
+    return np.add(partial[:n], product[:n], out=out)
 
 
 def _single_layers(rnn: nn.RNNBase) -> list[nn.RNNBase]:
