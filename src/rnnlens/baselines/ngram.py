@@ -147,7 +147,6 @@ def _count_orders(ids: np.ndarray, order: int, vocab_size: int, bar) -> tuple[li
     suffixes = [None]  # suffixes[n-1][g]: id of the last n-1 characters of order-n n-gram g
     starts = [int(ids[0])]  # id of the n-gram at text position 0, per order
     window = ids  # ids of the order-n n-grams at every position
-    raw = None
     for n in range(2, order + 1):
         uniq, inverse = _extend(window, ids[n - 1:], len(keys[-1]), vocab_size)
         suffix = np.empty(len(uniq), dtype=np.int32)
@@ -190,17 +189,16 @@ def estimate(ids: np.ndarray, order: int, vocab_size: int, show_progress: bool =
         d, t, fallback = discounts(k[k > 0])
         stats.append({"order": n, "ngrams": int(np.count_nonzero(k)), "counts_of_counts": t,
                       "discounts": list(d), "fallback": fallback})
-        discount = np.select([k >= 3, k == 2, k == 1], [d[2], d[1], d[0]], 0.0)
-        mass = [(k == 1), (k == 2), (k >= 3)]
+        discount = np.array([0.0, *d])[np.minimum(k, 3)]  # D(k): 0 for k = 0, D3+ for k >= 3
         if n == 1:
             total = k.sum()
-            gamma = sum(dj * m.sum() for dj, m in zip(d, mass)) / total
+            gamma = discount.sum() / total  # sum of D(k) = D1 N1 + D2 N2 + D3 N3+
             probs = (k - discount) / total + gamma / vocab_size
         else:
             prefix = keys[n - 1] // vocab_size
             size = len(keys[n - 2])
             total = np.bincount(prefix, weights=k, minlength=size)
-            held = sum(dj * np.bincount(prefix, weights=m, minlength=size) for dj, m in zip(d, mass))
+            held = np.bincount(prefix, weights=discount, minlength=size)
             seen = total > 0
             gamma = np.divide(held, total, out=np.zeros(size), where=seen)
             probs = (k - discount) / total[prefix] + gamma[prefix] * lower[suffixes[n - 1]]
