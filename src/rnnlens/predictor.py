@@ -13,6 +13,7 @@ import os
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+import torch
 
 from .checkpoint import read_config
 from .corpus import Vocabulary
@@ -45,6 +46,32 @@ class Predictor(Protocol):
     def predict_log_distributions(self, ids: np.ndarray) -> np.ndarray:
         """``(N-1, V)`` float32: log p(c | ids[:t+1]) for every character c."""
         ...
+
+
+class NeuralPredictor:
+    """The two verbs for torch models, from one method a subclass supplies.
+
+    ``log_softmax_chunks(ids)`` yields ``(log_probs (n, V), targets (n,))``
+    tensors chunk by chunk over the text's ``N-1`` positions.
+    """
+
+    def __init__(self, model: torch.nn.Module, vocab: Vocabulary, corpus_spec: dict) -> None:
+        self.model = model.eval()
+        self.vocab = vocab
+        self.corpus_spec = corpus_spec
+
+    def log_softmax_chunks(self, ids: np.ndarray):
+        raise NotImplementedError
+
+    def predict_log_probs(self, ids: np.ndarray) -> np.ndarray:
+        """``(N-1,)`` float64: ln p(ids[t+1] | ids[:t+1]) in nats."""
+        parts = [lp.gather(1, t[:, None])[:, 0].double().cpu() for lp, t in self.log_softmax_chunks(ids)]
+        return torch.cat(parts).numpy() if parts else np.zeros(0)
+
+    def predict_log_distributions(self, ids: np.ndarray) -> np.ndarray:
+        """``(N-1, V)`` float32: ln p(c | ids[:t+1]) for every character c."""
+        parts = [lp.cpu() for lp, _ in self.log_softmax_chunks(ids)]
+        return torch.cat(parts).numpy() if parts else np.zeros((0, len(self.vocab)), np.float32)
 
 
 def load_predictor(run_dir: str | os.PathLike, weights: str = "best", device: str = "cpu") -> Predictor:

@@ -13,6 +13,7 @@ from .checkpoint import load_tensors, read_config, split_prefix
 from .corpus import Vocabulary
 from .errors import RnnlensError
 from .model import CharRNN, ModelConfig, resolve_device
+from .predictor import NeuralPredictor
 
 WEIGHTS = ("best", "last")
 CHUNK = 10_000  # time steps per forward call: bounds memory, state carries across
@@ -39,13 +40,8 @@ def load(run_dir: str | os.PathLike, weights: str = "best", device: str = "cpu")
     return RNNPredictor(model, Vocabulary(config["vocabulary"]), config["corpus"])
 
 
-class RNNPredictor:
+class RNNPredictor(NeuralPredictor):
     """Predictions of a CharRNN over a text, from a zero state, as one stream."""
-
-    def __init__(self, model: CharRNN, vocab: Vocabulary, corpus_spec: dict) -> None:
-        self.model = model.eval()
-        self.vocab = vocab
-        self.corpus_spec = corpus_spec
 
     @torch.no_grad()
     def log_softmax_chunks(self, ids: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -57,11 +53,3 @@ class RNNPredictor:
             window = tokens[start:start + CHUNK + 1]
             logits, state = self.model(window[None, :-1], state)
             yield torch.log_softmax(logits[0].float(), dim=-1), window[1:]
-
-    def predict_log_probs(self, ids: np.ndarray) -> np.ndarray:
-        parts = [lp.gather(1, t[:, None])[:, 0].double().cpu() for lp, t in self.log_softmax_chunks(ids)]
-        return torch.cat(parts).numpy() if parts else np.zeros(0)
-
-    def predict_log_distributions(self, ids: np.ndarray) -> np.ndarray:
-        parts = [lp.cpu() for lp, _ in self.log_softmax_chunks(ids)]
-        return torch.cat(parts).numpy() if parts else np.zeros((0, len(self.vocab)), np.float32)

@@ -40,6 +40,7 @@ from tqdm import tqdm
 from ..checkpoint import load_tensors, read_config, save_tensors, split_prefix, write_config
 from ..corpus import Corpus, Vocabulary
 from ..errors import RnnlensError
+from ..predictor import NeuralPredictor
 from ..train import TrainOptions, learning_rate_for
 
 KIND = "nnn"
@@ -102,33 +103,16 @@ def context_windows(ids: np.ndarray, context: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(padded, context)
 
 
-class NNNPredictor:
+class NNNPredictor(NeuralPredictor):
     """An n-NN's predictions over a text."""
 
-    def __init__(self, model: NNN, vocab: Vocabulary, corpus_spec: dict) -> None:
-        self.model = model.eval()
-        self.vocab = vocab
-        self.corpus_spec = corpus_spec
-
     @torch.no_grad()
-    def _log_softmax_chunks(self, ids: np.ndarray):
+    def log_softmax_chunks(self, ids: np.ndarray):
         windows = context_windows(ids, self.model.config.context)
-        for start in range(0, len(windows), CHUNK):
-            yield torch.log_softmax(self.model(torch.from_numpy(windows[start:start + CHUNK].copy())), dim=-1)
-
-    def predict_log_probs(self, ids: np.ndarray) -> np.ndarray:
-        """``(N-1,)`` float64: ln p(ids[t+1] | ids[:t+1]) in nats."""
         targets = torch.as_tensor(np.asarray(ids[1:], dtype=np.int64))
-        parts, start = [], 0
-        for lp in self._log_softmax_chunks(ids):
-            parts.append(lp.gather(1, targets[start:start + len(lp), None])[:, 0].double())
-            start += len(lp)
-        return torch.cat(parts).numpy() if parts else np.zeros(0)
-
-    def predict_log_distributions(self, ids: np.ndarray) -> np.ndarray:
-        """``(N-1, V)`` float32: ln p(c | ids[:t+1]) for every character c."""
-        parts = list(self._log_softmax_chunks(ids))
-        return torch.cat(parts).numpy() if parts else np.zeros((0, len(self.vocab)), np.float32)
+        for start in range(0, len(windows), CHUNK):
+            logits = self.model(torch.from_numpy(windows[start:start + CHUNK].copy()))
+            yield torch.log_softmax(logits, dim=-1), targets[start:start + CHUNK]
 
 
 @torch.no_grad()
