@@ -32,6 +32,7 @@ while the kernel reads the next chunk.
 from __future__ import annotations
 
 import math
+import mmap
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
@@ -146,6 +147,22 @@ def linear_recurrence(a: np.ndarray, b: np.ndarray, initial: np.ndarray, segment
     return np.add(partial[:n], product[:n], out=out)
 
 
+def plain_page_array(shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """A new array in its own anonymous memory mapping that does not use transparent huge pages.
+
+    NumPy asks for huge pages on large arrays; where the kernel then compacts
+    memory at the first write (``defrag=madvise``, as on our test machines),
+    filling a trace's arrays cost 3.5 s per GB against 1 s per GB with plain
+    pages, more than the gates themselves (benchmarks/RESULTS.md). The
+    memory goes back to the system when the array is freed.
+    """
+    count = math.prod(shape)
+    buffer = mmap.mmap(-1, max(count * dtype.itemsize, 1))
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):
+        buffer.madvise(mmap.MADV_NOHUGEPAGE)
+    return np.frombuffer(buffer, dtype, count=count).reshape(shape)
+
+
 def _single_layers(rnn: nn.RNNBase) -> list[nn.RNNBase]:
     """One single-layer fused module per layer of ``rnn``, holding copies of that layer's weights."""
     layers = []
@@ -233,7 +250,7 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
 
     ``keys`` limits what is kept (default: every key of ``trace_keys``);
     ``allocate(key, shape, dtype)`` makes each output array (default
-    ``np.empty``; ``trace_store`` passes memory-mapped ``.npy`` files).
+    ``plain_page_array``; ``trace_store`` passes memory-mapped ``.npy`` files).
     ``workers`` threads compute gates while the fused kernel moves on
     (0: all in this thread).
     """
@@ -244,7 +261,7 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
     unknown = wanted_keys - set(all_keys)
     if unknown:
         raise RnnlensError(f"a {model_type} trace has no {', '.join(sorted(unknown))}; keys are {', '.join(all_keys)}")
-    allocate = allocate or (lambda key, shape, dtype: np.empty(shape, dtype))
+    allocate = allocate or (lambda key, shape, dtype: plain_page_array(shape, dtype))
     ids = np.asarray(ids, dtype=np.int64)
     positions = max(len(ids) - 1, 0)
     hidden, vocab = config.hidden_size, config.vocab_size
