@@ -98,3 +98,5 @@ def test_sample_is_reproducible_with_a_seed_and_starts_with_the_prime(trained_ru
 def test_a_missing_model_directory_is_a_one_line_error(tmp_path):
     assert_one_line_error(rnnlens("evaluate", tmp_path / "nothing"), "not a directory")
     assert_one_line_error(rnnlens("sample", tmp_path), "no config.json")
+    (tmp_path / "config.json").write_text('{"format": "rnnlens", ', encoding="utf-8")
+    assert_one_line_error(rnnlens("evaluate", tmp_path), "config.json: unreadable JSON")

@@ -181,6 +181,11 @@ def test_an_incomplete_trace_is_detected_and_rewritten(run_dir, tmp_path):
     assert ensure_trace(where, predictor.model, ids[:500], predictor.vocab, info)[1] == "reused"
     assert ensure_trace(where, predictor.model, ids, predictor.vocab, info)[1] == "rewritten: it traced another text"
 
+    (where / "manifest.json").write_text('{"keys": {', encoding="utf-8")  # cut short
+    with pytest.raises(IncompleteTrace, match="manifest.json: unreadable JSON"):
+        open_trace(where)
+    assert ensure_trace(where, predictor.model, ids, predictor.vocab, info)[1].startswith("rewritten: incomplete")
+
 
 def test_a_write_killed_midway_leaves_the_previous_trace_intact(run_dir, tmp_path, monkeypatch):
     out, corpus = run_dir

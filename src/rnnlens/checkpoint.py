@@ -35,10 +35,7 @@ def read_config(run_dir: str | os.PathLike) -> dict:
         raise RnnlensError(f"{run_dir}: not a directory; give the run directory a model was written to")
     if not path.is_file():
         raise RnnlensError(f"{run_dir}: no {CONFIG_FILE}; this is not an rnnlens model directory")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise RnnlensError(f"{path}: unreadable JSON ({err}); the file is damaged") from None
+    config = atomic.read_json(path, RnnlensError, "the file is damaged")
     if config.get("format") != FORMAT or config.get("version") != FORMAT_VERSION:
         raise RnnlensError(f"{path}: not an rnnlens config of version {FORMAT_VERSION}")
     return config

@@ -19,7 +19,6 @@ an incomplete one; ``ensure_trace`` then writes it again.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -100,10 +99,7 @@ def open_trace(trace_dir: str | os.PathLike) -> Trace:
     path = trace_dir / MANIFEST
     if not path.is_file():
         raise IncompleteTrace(f"{trace_dir}: no {MANIFEST}; not a finished trace (rerun rnnlens trace)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise IncompleteTrace(f"{path}: unreadable ({err}); rerun rnnlens trace") from None
+    manifest = atomic.read_json(path, IncompleteTrace, "rerun rnnlens trace")
     if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
         raise IncompleteTrace(f"{path}: not an rnnlens trace manifest of version {VERSION}")
     arrays = {}
