@@ -30,3 +30,21 @@ def wp_slice_file(tmp_path, war_and_peace):
     path = tmp_path / "wp200k.txt"
     path.write_text(war_and_peace[:200_000], encoding="utf-8")
     return path
+
+
+BAD_TEXT_FILES = {  # content (None: no file at all) and what the refusal must say
+    "missing": (None, "no such file"),
+    "empty": (b"", "empty"),
+    "latin-1": (b"caf\xe9 au lait", "not UTF-8 .*0xe9 at byte 3"),
+    "binary": (b"\x7fELF\x00\x01\x02", "binary"),
+}
+
+
+@pytest.fixture(params=list(BAD_TEXT_FILES))
+def bad_text_file(request, tmp_path) -> tuple[Path, str]:
+    """A text file every reader must refuse, and a pattern the refusal matches."""
+    content, message = BAD_TEXT_FILES[request.param]
+    path = tmp_path / "input.txt"
+    if content is not None:
+        path.write_bytes(content)
+    return path, message

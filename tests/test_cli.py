@@ -20,21 +20,21 @@ def assert_one_line_error(result, pattern):
     assert re.search(pattern, errors[0]), errors[0]
 
 
-@pytest.mark.parametrize("content, pattern", [
-    (None, "no such file"),
-    (b"", "empty"),
-    (b"caf\xe9", "not UTF-8"),
-    (b"\x7fELF\x00\x00\x01", "binary"),
-    (b"far too short for a batch", "too short for one batch of 100 x 100"),
-])
-def test_bad_training_input_fails_in_one_line_and_writes_nothing(tmp_path, content, pattern):
+def train_tiny(text, out):
+    return rnnlens("train", "--text", text, "--model", "lstm", "--layers", "1", "--hidden", "8", "--out", out)
+
+
+def test_bad_training_input_fails_in_one_line_and_writes_nothing(bad_text_file, tmp_path):
+    text, pattern = bad_text_file
+    assert_one_line_error(train_tiny(text, tmp_path / "run"), pattern)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_text_too_short_for_one_batch_fails_in_one_line_and_writes_nothing(tmp_path):
     text = tmp_path / "input.txt"
-    if content is not None:
-        text.write_bytes(content)
-    out = tmp_path / "run"
-    result = rnnlens("train", "--text", text, "--model", "lstm", "--layers", "1", "--hidden", "8", "--out", out)
-    assert_one_line_error(result, pattern)
-    assert not out.exists()
+    text.write_text("far too short for a batch", encoding="utf-8")
+    assert_one_line_error(train_tiny(text, tmp_path / "run"), "too short for one batch of 100 x 100")
+    assert not (tmp_path / "run").exists()
 
 
 def test_unknown_dataset_and_missing_data_dir_are_explained(tmp_path, monkeypatch):

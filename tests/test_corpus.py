@@ -53,15 +53,7 @@ def test_a_directory_is_read_in_sorted_order_of_relative_paths(tmp_path):
     assert read_text(tmp_path) == "first second"
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "no such file"),
-    (b"", "empty"),
-    (b"caf\xe9 au lait", "not UTF-8 .*0xe9 at byte 3"),
-    (b"ELF\x00\x01\x02", "binary"),
-])
-def test_bad_input_files_are_refused_with_a_reason(tmp_path, content, message):
-    path = tmp_path / "input.txt"
-    if content is not None:
-        path.write_bytes(content)
+def test_bad_input_files_are_refused_with_a_reason(bad_text_file):
+    path, message = bad_text_file
     with pytest.raises(RnnlensError, match=message):
         read_text(path)
