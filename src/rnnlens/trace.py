@@ -25,8 +25,10 @@ LSTM i, f, g, o; GRU r, z, n with n = tanh(W_in x + b_in + r * (W_hn h +
 b_hn))). The LSTM cell is then the element-wise linear recurrence
 c_t = f_t c_{t-1} + i_t g_t, solved by ``linear_recurrence`` without a
 Python loop over every step; the chunk's first c comes from the fused
-kernel's carried state. The gate work of one chunk runs on a worker thread
-while the kernel reads the next chunk.
+kernel's carried state. The batched products and element-wise work use
+torch's intra-op threads; with one intra-op thread and a spare core,
+``workers=1`` instead overlaps the gate work of one chunk with the kernel's
+reading of the next (benchmarks/RESULTS.md has both timings).
 """
 
 from __future__ import annotations
@@ -244,7 +246,7 @@ def _layer_quantities(model_type: str, rnn: nn.RNNBase, k: int, x, ids, prev_h, 
 
 @torch.no_grad()
 def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = None, keys: set[str] | None = None,
-                  full_distribution: bool = False, chunk: int = CHUNK, workers: int = 1,
+                  full_distribution: bool = False, chunk: int = CHUNK, workers: int = 0,
                   progress: bool = False) -> dict[str, np.ndarray]:
     """Run ``model`` over ``ids`` ``(N,)`` once and return the trace's arrays by key.
 
@@ -252,7 +254,9 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
     ``allocate(key, shape, dtype)`` makes each output array (default
     ``plain_page_array``; ``trace_store`` passes memory-mapped ``.npy`` files).
     ``workers`` threads compute gates while the fused kernel moves on
-    (0: all in this thread).
+    (0: all in this thread). Use them only with ``torch.set_num_threads(1)``:
+    each worker's torch calls open their own intra-op thread team, and more
+    busy threads than cores made a trace three times slower.
     """
     config = model.config
     model_type, num_layers = config.model_type, config.num_layers
