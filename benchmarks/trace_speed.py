@@ -13,12 +13,13 @@ on them) and prints, side by side:
 
     RNNLENS_DATA=../shared/data .venv/bin/python benchmarks/trace_speed.py
 
-Timings use ``--threads`` intra-op threads (default 1) for every method.
-With ``--workers N`` (default 0) the trace also computes gates on N extra
-threads; the plain forward is then also timed with ``threads + workers``
-intra-op threads and the ratio is taken against the faster of the two plain
-timings, so both sides get the same cores. The CPU-time ratio (all threads)
-is printed too. The memory the trace fills is
+The plain forward and the naive loop use ``--threads`` intra-op threads
+(default 1). The trace uses its default gate workers (one per core beside
+the kernel's, see ``rnnlens.trace.gate_pool``) or ``--workers N``; with
+workers the plain forward is also timed on ``1 + workers`` intra-op
+threads and the ratio is taken against the faster of the two plain timings,
+so both sides get the same cores. The CPU-time ratio (all threads) is
+printed too. The memory the trace fills is
 touched once before timing (see the comment).
 """
 
@@ -34,7 +35,7 @@ import torch.nn.functional as F
 
 from rnnlens.corpus import load_corpus
 from rnnlens.model import CharRNN, ModelConfig, count_parameters, solve_hidden_size
-from rnnlens.trace import compute_trace
+from rnnlens.trace import compute_trace, default_workers
 
 
 def timed(function) -> tuple[float, float]:
@@ -52,10 +53,12 @@ def main() -> None:
     parser.add_argument("--naive-chars", type=int, default=5_000, help="characters the naive loop really runs")
     parser.add_argument("--repeats", type=int, default=2, help="runs of ours and plain, alternated; the best counts")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
-    parser.add_argument("--workers", type=int, default=0, help="trace worker threads for the gates (0: none)")
+    parser.add_argument("--workers", type=int, help="trace worker threads for the gates (0: none; default: as rnnlens trace)")
     parser.add_argument("--data-dir", default=os.environ.get("RNNLENS_DATA"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.workers is None:
+        args.workers = default_workers(torch.device("cpu"))
     torch.manual_seed(0)
 
     corpus = load_corpus(dataset="war-and-peace", data_dir=args.data_dir)
@@ -84,7 +87,7 @@ def main() -> None:
     warm = [np.ones((len(ids), hidden), np.float32) for _ in range(6 * args.layers + 1)]
     del warm
 
-    wide = args.threads + args.workers  # the cores the trace uses
+    wide = 1 + args.workers if args.workers else args.threads  # the cores the trace uses
 
     def plain_wide():
         torch.set_num_threads(wide)

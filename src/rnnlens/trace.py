@@ -25,18 +25,18 @@ LSTM i, f, g, o; GRU r, z, n with n = tanh(W_in x + b_in + r * (W_hn h +
 b_hn))). The LSTM cell is then the element-wise linear recurrence
 c_t = f_t c_{t-1} + i_t g_t, solved by ``linear_recurrence`` without a
 Python loop over every step; the chunk's first c comes from the fused
-kernel's carried state. The batched products and element-wise work use
-torch's intra-op threads; with one intra-op thread and a spare core,
-``workers=1`` instead overlaps the gate work of one chunk with the kernel's
-reading of the next (benchmarks/RESULTS.md has both timings).
+kernel's carried state. On a CPU with more than one core the gate work runs
+on worker threads while the kernel reads the next chunk (see ``gate_pool``).
 """
 
 from __future__ import annotations
 
 import math
 import mmap
+import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Callable, Iterator
 
 import numpy as np
@@ -55,6 +55,7 @@ QUANTITIES = {
 }
 GATES = {"rnn": (), "lstm": ("input_gate", "forget_gate", "output_gate"), "gru": ("update_gate", "reset_gate")}
 CHUNK = 4096  # time steps per fused-kernel call; the state carries across chunks
+MAX_WORKERS = 4  # gate threads; the gate work of a chunk takes about as long as the kernel's reading of it
 
 Allocator = Callable[[str, tuple, np.dtype], np.ndarray]
 
@@ -165,6 +166,37 @@ def plain_page_array(shape: tuple, dtype: np.dtype) -> np.ndarray:
     return np.frombuffer(buffer, dtype, count=count).reshape(shape)
 
 
+def default_workers(device: torch.device) -> int:
+    """Gate worker threads for a trace on ``device``: the cores beside the kernel's on a CPU, none on a GPU."""
+    if device.type != "cpu":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(0, min(MAX_WORKERS, cores - 1))
+
+
+@contextmanager
+def gate_pool(workers: int) -> Iterator[ThreadPoolExecutor | None]:
+    """A pool of ``workers`` threads for gate work (None for 0), with torch on one intra-op thread meanwhile.
+
+    The fused kernel's recurrence gains little from intra-op threads (34 s
+    on one, 25 s on two for the benchmark's 300K steps) while the gate work
+    of different chunks and layers is independent, so one thread per core
+    serves better; and intra-op teams beside busy workers oversubscribe the
+    cores (a trace three times slower).
+    """
+    if workers == 0:
+        yield None
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        torch.set_num_threads(threads)
+
+
 def _single_layers(rnn: nn.RNNBase) -> list[nn.RNNBase]:
     """One single-layer fused module per layer of ``rnn``, holding copies of that layer's weights."""
     layers = []
@@ -246,7 +278,7 @@ def _layer_quantities(model_type: str, rnn: nn.RNNBase, k: int, x, ids, prev_h, 
 
 @torch.no_grad()
 def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = None, keys: set[str] | None = None,
-                  full_distribution: bool = False, chunk: int = CHUNK, workers: int = 0,
+                  full_distribution: bool = False, chunk: int = CHUNK, workers: int | None = None,
                   progress: bool = False) -> dict[str, np.ndarray]:
     """Run ``model`` over ``ids`` ``(N,)`` once and return the trace's arrays by key.
 
@@ -254,9 +286,7 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
     ``allocate(key, shape, dtype)`` makes each output array (default
     ``plain_page_array``; ``trace_store`` passes memory-mapped ``.npy`` files).
     ``workers`` threads compute gates while the fused kernel moves on
-    (0: all in this thread). Use them only with ``torch.set_num_threads(1)``:
-    each worker's torch calls open their own intra-op thread team, and more
-    busy threads than cores made a trace three times slower.
+    (0: all in this thread; default ``default_workers``; see ``gate_pool``).
     """
     config = model.config
     model_type, num_layers = config.model_type, config.num_layers
@@ -297,8 +327,6 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
         if "distribution" in arrays:
             arrays["distribution"][start:start + len(h)] = log_probs.exp().cpu().numpy()
 
-    bar = _progress_bar(positions, progress)
-    pool = ThreadPoolExecutor(max_workers=workers) if workers > 0 else None
     pending = []  # futures of the gate work still running on the workers
 
     def submit(function, *args):
@@ -308,7 +336,8 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
             pending.append(pool.submit(function, *args))
             while len(pending) > 4 * (num_layers + 1):  # a few chunks in flight keep memory bounded
                 pending.pop(0).result()
-    try:
+    with gate_pool(default_workers(device) if workers is None else workers) as pool, \
+            _progress_bar(positions, progress) as bar:
         for start in range(0, positions, chunk):
             chunk_ids = tokens[start:min(start + chunk, positions)]
             x = F.one_hot(chunk_ids, vocab).to(dtype)
@@ -329,10 +358,6 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
             bar.update(len(chunk_ids))
         for future in pending:
             future.result()
-    finally:
-        if pool:
-            pool.shutdown(wait=True, cancel_futures=True)
-        bar.close()
     return arrays
 
 
