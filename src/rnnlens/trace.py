@@ -239,7 +239,7 @@ def _layer_quantities(model_type: str, rnn: nn.RNNBase, k: int, x, ids, prev_h, 
                       out: dict[str, np.ndarray]) -> None:
     """Compute the gates (and the LSTM cell) of layer ``k`` over one chunk into ``out``.
 
-    ``out`` maps the wanted quantity names to ``(n, H)`` float32 arrays (slices
+    ``out`` maps the wanted quantity names (not ``hidden``, which the kernel gives) to ``(n, H)`` float32 arrays (slices
     of the trace); on the CPU the activations are written straight into them.
     """
     size = rnn.hidden_size
@@ -254,10 +254,6 @@ def _layer_quantities(model_type: str, rnn: nn.RNNBase, k: int, x, ids, prev_h, 
             out[name][...] = value.float().cpu().numpy()
         return value
 
-    if "hidden" in out:
-        out["hidden"][...] = h.float().cpu().numpy()
-    if not set(out) - {"hidden"}:
-        return
     if model_type == "lstm":
         z, _ = _projections(rnn, k, x, ids, prev_h, together=True)
         i = activate(torch.sigmoid, z[:, :size], "input_gate")
@@ -316,7 +312,7 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
     @torch.no_grad()  # grad mode is per thread, and this runs on the workers
     def finish(start, k, x, chunk_ids, prev_h, h, prev_c):
         """Gate work of layer ``k`` on positions ``start:start+len(h)``: compute and store."""
-        out = {name: arrays[layer_key(k + 1, name)][start:start + len(h)] for name in wanted[k]}
+        out = {name: arrays[layer_key(k + 1, name)][start:start + len(h)] for name in wanted[k] - {"hidden"}}
         _layer_quantities(model_type, rnn, k, x, chunk_ids, prev_h, h, prev_c, out)
 
     @torch.no_grad()
@@ -351,10 +347,13 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
                     prev_h, prev_c = prev[0][0, 0], prev[1][0, 0]
                 else:
                     prev_h, prev_c = prev[0, 0], None
-                prev_hs = torch.cat([prev_h[None], h[:-1]])
-                submit(finish, start, k, x, chunk_ids if k == 0 else None, prev_hs, h, prev_c)
+                if "hidden" in wanted[k]:  # what the kernel gives is stored here, the rest on the workers
+                    arrays[layer_key(k + 1, "hidden")][start:start + len(h)] = h.float().cpu().numpy()
+                if wanted[k] - {"hidden"}:
+                    prev_hs = torch.cat([prev_h[None], h[:-1]])
+                    submit(finish, start, k, x, chunk_ids if k == 0 else None, prev_hs, h, prev_c)
                 x = h
-            submit(decode, start, x, tokens[start + 1:start + 1 + len(x)])
+            decode(start, x, tokens[start + 1:start + 1 + len(x)])
             bar.update(len(chunk_ids))
         for future in pending:
             future.result()
