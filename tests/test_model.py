@@ -40,3 +40,19 @@ def test_forward_gives_logits_per_position_and_carries_state():
     first, mid = model(ids[:, :5])
     rest, _ = model(ids[:, 5:], mid)
     assert torch.allclose(torch.cat([first, rest], 1), logits, atol=1e-6)
+
+
+def test_forget_bias_opens_the_forget_gates_of_every_layer_and_nothing_else():
+    from rnnlens.errors import RnnlensError
+    from rnnlens.trace import compute_trace
+
+    model = CharRNN(ModelConfig("lstm", 10, 8, 2))
+    torch.manual_seed(0)
+    model.init_uniform(0.08, forget_bias=2.0)
+    trace = compute_trace(model, torch.randint(0, 10, (50,)).numpy(), workers=0)
+    for k in (1, 2):  # sigmoid(2 +- small) ~ 0.88; the other gates stay near sigmoid(0) = 0.5
+        assert 0.8 < trace[f"layer{k}.forget_gate"].mean() < 0.95
+        assert 0.4 < trace[f"layer{k}.input_gate"].mean() < 0.6
+        assert 0.4 < trace[f"layer{k}.output_gate"].mean() < 0.6
+    with pytest.raises(RnnlensError, match="no forget gate"):
+        CharRNN(ModelConfig("gru", 10, 8, 1)).init_uniform(0.08, forget_bias=1.0)

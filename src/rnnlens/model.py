@@ -91,10 +91,21 @@ class CharRNN(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
 
-    def init_uniform(self, scale: float = 0.08) -> None:
-        """The paper's initialisation: every parameter uniform in [-scale, scale]."""
+    def init_uniform(self, scale: float = 0.08, forget_bias: float = 0.0) -> None:
+        """The paper's initialisation: every parameter uniform in [-scale, scale].
+
+        ``forget_bias`` is then added to an LSTM's forget-gate input biases
+        (torch's gate order is i, f, g, o), so that memory starts long.
+        """
         for p in self.parameters():
             nn.init.uniform_(p, -scale, scale)
+        if forget_bias:
+            if self.config.model_type != "lstm":
+                raise RnnlensError(f"a forget-gate bias needs an LSTM; a {self.config.model_type} has no forget gate")
+            size = self.config.hidden_size
+            with torch.no_grad():
+                for k in range(self.config.num_layers):
+                    getattr(self.rnn, f"bias_ih_l{k}")[size:2 * size] += forget_bias
 
     def forward(self, ids: torch.Tensor, state=None):
         """Return ``(logits, state)``: logits ``(batch, time, vocab)`` for ids ``(batch, time)``.

@@ -52,6 +52,7 @@ class TrainOptions:
     lr_decay_after: int = 10
     grad_clip: float = 5.0
     init_range: float = 0.08
+    forget_bias: float = 0.0  # added to LSTM forget-gate biases at init (Gers et al. 2000); 0 is the paper's
     patience: int = 5  # epochs without a better validation loss before stopping; 0 never stops early
     seed: int = 0
     save_every: int = 1000  # iterations between 'last' checkpoints inside an epoch
@@ -121,7 +122,7 @@ class Trainer:
         self.val_batches = validation_batches(corpus.split_ids("val"), options.batch_size, options.seq_length)
         torch.manual_seed(options.seed)
         self.model = CharRNN(model_config)
-        self.model.init_uniform(options.init_range)
+        self.model.init_uniform(options.init_range, options.forget_bias)
         self.model.to(self.device)
         self.optimizer = torch.optim.RMSprop(
             self.model.parameters(), lr=options.learning_rate, alpha=options.rmsprop_decay, eps=1e-8
