@@ -154,3 +154,28 @@ def test_cells_command_writes_tables_and_pictures_and_takes_user_features(run_di
     assert f"trace {tmp_path / 'tr'} reused" in capsys.readouterr().err  # the kept trace serves both analyses
     assert main(["cells", str(tmp_path / "tr"), "--quantity", "nonsense", "--out", str(tmp_path / "c3")]) == 1
     assert "no 'layer1.nonsense'" in capsys.readouterr().err
+
+
+def test_a_model_trained_on_hard_wrapped_text_grows_a_line_position_cell(tmp_path, capsys):
+    # the paper's line-length cell, end to end: train, trace, rank. Random words wrapped at 30
+    # columns make the newline predictable only by counting; 30 epochs (about 20 s) gave |r| 0.75.
+    rng = np.random.default_rng(1)
+    words = ["".join(rng.choice(list("abcdefghij"), size=rng.integers(2, 8))) for _ in range(300)]
+    lines, line = [], ""
+    while sum(len(x) + 1 for x in lines) < 200_000:
+        word = words[rng.integers(len(words))]
+        if len(line) + 1 + len(word) > 30:
+            lines, line = lines + [line], word
+        else:
+            line = f"{line} {word}" if line else word
+    text = tmp_path / "wrapped.txt"
+    text.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(["train", "--text", str(text), "--model", "lstm", "--layers", "1", "--hidden", "32",
+                 "--epochs", "30", "--patience", "0", "--out", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["cells", str(run), "--split", "test", "--features", "line_position", "in_double_quotes",
+                 "--json", "--out", str(tmp_path / "cells")]) == 0
+    best = {m["feature"]: m for m in json.loads(capsys.readouterr().out)["best"]}
+    assert best["line_position"]["score"] >= 0.6
+    assert "in_double_quotes" not in best  # no quotes in this text: constant, not scored
