@@ -46,7 +46,7 @@ from torch import nn
 
 from .corpus import Vocabulary
 from .errors import RnnlensError
-from .model import CharRNN
+from .model import CharRNN, ModelConfig
 
 QUANTITIES = {
     "rnn": ("hidden",),
@@ -291,15 +291,11 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
     unknown = wanted_keys - set(all_keys)
     if unknown:
         raise RnnlensError(f"a {model_type} trace has no {', '.join(sorted(unknown))}; keys are {', '.join(all_keys)}")
-    allocate = allocate or (lambda key, shape, dtype: plain_page_array(shape, dtype))
     ids = np.asarray(ids, dtype=np.int64)
     positions = max(len(ids) - 1, 0)
     hidden, vocab = config.hidden_size, config.vocab_size
-    arrays = {}
-    for key in all_keys:
-        if key in wanted_keys:
-            shape = (positions,) if key == "prob" else (positions, vocab) if key == "distribution" else (positions, hidden)
-            arrays[key] = allocate(key, shape, np.dtype(np.float32))
+    arrays = _allocate_arrays([key for key in all_keys if key in wanted_keys], positions, config,
+                              allocate or (lambda key, shape, dtype: plain_page_array(shape, dtype)))
     wanted = [{q for q in QUANTITIES[model_type] if layer_key(k + 1, q) in wanted_keys} for k in range(num_layers)]
 
     rnn = model.rnn
@@ -338,15 +334,9 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
             chunk_ids = tokens[start:min(start + chunk, positions)]
             x = F.one_hot(chunk_ids, vocab).to(dtype)
             for k, layer in enumerate(layers):
-                prev = state[k]
-                h, state[k] = layer(x[None], prev)
+                prev_h, prev_c = _carried(state[k], model_type, zeros)
+                h, state[k] = layer(x[None], state[k])
                 h = h[0]
-                if prev is None:
-                    prev_h, prev_c = zeros, zeros
-                elif model_type == "lstm":
-                    prev_h, prev_c = prev[0][0, 0], prev[1][0, 0]
-                else:
-                    prev_h, prev_c = prev[0, 0], None
                 if "hidden" in wanted[k]:  # what the kernel gives is stored here, the rest on the workers
                     arrays[layer_key(k + 1, "hidden")][start:start + len(h)] = h.float().cpu().numpy()
                 if wanted[k] - {"hidden"}:
@@ -358,6 +348,21 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
         for future in pending:
             future.result()
     return arrays
+
+
+def _allocate_arrays(keys: list[str], positions: int, config: ModelConfig, allocate: Allocator) -> dict[str, np.ndarray]:
+    """One float32 output array per key: ``prob`` ``(T,)``, ``distribution`` ``(T, V)``, the rest ``(T, H)``."""
+    shapes = {"prob": (positions,), "distribution": (positions, config.vocab_size)}
+    return {key: allocate(key, shapes.get(key, (positions, config.hidden_size)), np.dtype(np.float32)) for key in keys}
+
+
+def _carried(state, model_type: str, zeros: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(h, c)`` of one single-layer kernel state before a chunk (zeros at the start; c is None but for an LSTM)."""
+    if state is None:
+        return zeros, zeros
+    if model_type == "lstm":
+        return state[0][0, 0], state[1][0, 0]
+    return state[0, 0], None
 
 
 def _progress_bar(total: int, enabled: bool):
