@@ -158,14 +158,16 @@ def test_cells_command_writes_tables_and_pictures_and_takes_user_features(run_di
 
 def test_a_model_trained_on_hard_wrapped_text_grows_a_line_position_cell(tmp_path, capsys):
     # the paper's line-length cell, end to end: train, trace, rank. Random words wrapped at 30
-    # columns make the newline predictable only by counting; 30 epochs (about 20 s) gave |r| 0.75.
+    # columns make the newline predictable only by counting; 30 epochs (13 s idle) gave |r| 0.781.
     rng = np.random.default_rng(1)
     words = ["".join(rng.choice(list("abcdefghij"), size=rng.integers(2, 8))) for _ in range(300)]
-    lines, line = [], ""
-    while sum(len(x) + 1 for x in lines) < 200_000:
+    lines, line, length = [], "", 0
+    while length < 200_000:
         word = words[rng.integers(len(words))]
         if len(line) + 1 + len(word) > 30:
-            lines, line = lines + [line], word
+            lines.append(line)
+            length += len(line) + 1
+            line = word
         else:
             line = f"{line} {word}" if line else word
     text = tmp_path / "wrapped.txt"

@@ -3,7 +3,9 @@
 import pytest
 import torch
 
+from rnnlens.errors import RnnlensError
 from rnnlens.model import CharRNN, ModelConfig, count_parameters, solve_hidden_size
+from rnnlens.trace import compute_trace
 
 PAPER_BUDGETS = {64: 50_000, 128: 130_000, 256: 400_000, 512: 1_300_000}
 
@@ -43,9 +45,6 @@ def test_forward_gives_logits_per_position_and_carries_state():
 
 
 def test_forget_bias_opens_the_forget_gates_of_every_layer_and_nothing_else():
-    from rnnlens.errors import RnnlensError
-    from rnnlens.trace import compute_trace
-
     model = CharRNN(ModelConfig("lstm", 10, 8, 2))
     torch.manual_seed(0)
     model.init_uniform(0.08, forget_bias=2.0)

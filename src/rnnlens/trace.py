@@ -155,9 +155,9 @@ def plain_page_array(shape: tuple, dtype: np.dtype) -> np.ndarray:
 
     NumPy asks for huge pages on large arrays; where the kernel then compacts
     memory at the first write (``defrag=madvise``, as on our test machines),
-    filling a trace's arrays cost 3.5 s per GB against 1 s per GB with plain
-    pages, more than the gates themselves (benchmarks/RESULTS.md). The
-    memory goes back to the system when the array is freed.
+    filling a trace's arrays cost 3.4-3.9 s per GB against 1 s per GB with
+    plain pages (benchmarks/RESULTS.md). The memory goes back to the system
+    when the array is freed.
     """
     count = math.prod(shape)
     buffer = mmap.mmap(-1, max(count * dtype.itemsize, 1))
@@ -239,8 +239,9 @@ def _layer_quantities(model_type: str, rnn: nn.RNNBase, k: int, x, ids, prev_h, 
                       out: dict[str, np.ndarray]) -> None:
     """Compute the gates (and the LSTM cell) of layer ``k`` over one chunk into ``out``.
 
-    ``out`` maps the wanted quantity names (not ``hidden``, which the kernel gives) to ``(n, H)`` float32 arrays (slices
-    of the trace); on the CPU the activations are written straight into them.
+    ``out`` maps the wanted gate quantities (not ``hidden``, which the kernel
+    gives) to ``(n, H)`` float32 arrays (slices of the trace); on the CPU the
+    activations are written straight into them.
     """
     size = rnn.hidden_size
     on_cpu = h.device.type == "cpu" and h.dtype == torch.float32
@@ -296,7 +297,9 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
     hidden, vocab = config.hidden_size, config.vocab_size
     arrays = _allocate_arrays([key for key in all_keys if key in wanted_keys], positions, config,
                               allocate or (lambda key, shape, dtype: plain_page_array(shape, dtype)))
-    wanted = [{q for q in QUANTITIES[model_type] if layer_key(k + 1, q) in wanted_keys} for k in range(num_layers)]
+    # per layer: the quantities the workers compute (all but h, which the kernel gives)
+    gates = [{q for q in QUANTITIES[model_type] if q != "hidden" and layer_key(k + 1, q) in wanted_keys}
+             for k in range(num_layers)]
 
     rnn = model.rnn
     device, dtype = model.decoder.weight.device, model.decoder.weight.dtype
@@ -308,7 +311,7 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
     @torch.no_grad()  # grad mode is per thread, and this runs on the workers
     def finish(start, k, x, chunk_ids, prev_h, h, prev_c):
         """Gate work of layer ``k`` on positions ``start:start+len(h)``: compute and store."""
-        out = {name: arrays[layer_key(k + 1, name)][start:start + len(h)] for name in wanted[k] - {"hidden"}}
+        out = {name: arrays[layer_key(k + 1, name)][start:start + len(h)] for name in gates[k]}
         _layer_quantities(model_type, rnn, k, x, chunk_ids, prev_h, h, prev_c, out)
 
     @torch.no_grad()
@@ -337,9 +340,9 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
                 prev_h, prev_c = _carried(state[k], model_type, zeros)
                 h, state[k] = layer(x[None], state[k])
                 h = h[0]
-                if "hidden" in wanted[k]:  # what the kernel gives is stored here, the rest on the workers
+                if layer_key(k + 1, "hidden") in arrays:  # what the kernel gives is stored here
                     arrays[layer_key(k + 1, "hidden")][start:start + len(h)] = h.float().cpu().numpy()
-                if wanted[k] - {"hidden"}:
+                if gates[k]:
                     prev_hs = torch.cat([prev_h[None], h[:-1]])
                     submit(finish, start, k, x, chunk_ids if k == 0 else None, prev_hs, h, prev_c)
                 x = h

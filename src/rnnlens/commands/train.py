@@ -16,7 +16,8 @@ HELP = {
     "rmsprop_decay": "RMSProp moving-average decay", "lr_decay": "learning-rate factor per epoch after --lr-decay-after",
     "lr_decay_after": "epochs at the base learning rate", "grad_clip": "element-wise gradient clip (0: none)",
     "init_range": "weights start uniform in [-x, x]",
-    "forget_bias": "added to the LSTM forget-gate biases at the start (1 helps long-range memory)", "patience": "epochs without a better validation loss before stopping (0: never)",
+    "forget_bias": "added to the LSTM forget-gate biases at the start (1 helps long-range memory)",
+    "patience": "epochs without a better validation loss before stopping (0: never)",
     "seed": "random seed (init, dropout)", "save_every": "iterations between resumable checkpoints inside an epoch",
     "device": "cpu, cuda or auto",
 }
