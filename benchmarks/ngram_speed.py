@@ -38,8 +38,8 @@ def rnnlens_child(dataset: str, order: int) -> None:
     """Run inside the child: estimate, score, print one JSON line."""
     import numpy as np
 
-    from rnnlens.baselines.ngram import BackoffPredictor, estimate
-    from rnnlens.corpus import load_corpus
+    from rnnlens.models.ngram.kneser_ney import BackoffPredictor, estimate
+    from rnnlens.data.corpus import load_corpus
 
     corpus = load_corpus(dataset=dataset, data_dir=DATA_DIR)
     train, test = corpus.split_ids("train"), corpus.split_ids("test")
@@ -75,7 +75,7 @@ def kenlm_line(text: str) -> str:
 
 
 def run_kenlm(dataset: str, order: int, memory: str) -> dict:
-    from rnnlens.corpus import load_corpus
+    from rnnlens.data.corpus import load_corpus
 
     corpus = load_corpus(dataset=dataset, data_dir=DATA_DIR)
     with tempfile.TemporaryDirectory() as tmp:

@@ -33,9 +33,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnlens.corpus import load_corpus
-from rnnlens.model import CharRNN, ModelConfig, count_parameters, solve_hidden_size
-from rnnlens.trace import compute_trace, default_workers
+from rnnlens.data.corpus import load_corpus
+from rnnlens.models.rnn.network import CharRNN, ModelConfig, count_parameters, solve_hidden_size
+from rnnlens.models.rnn.trace import compute_trace, default_workers
 
 
 def timed(function) -> tuple[float, float]:

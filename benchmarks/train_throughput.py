@@ -17,10 +17,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-from rnnlens.batches import StreamBatches
-from rnnlens.corpus import load_corpus
-from rnnlens.model import CharRNN, ModelConfig, detach_state, solve_hidden_size
-from rnnlens.train import TrainOptions, Trainer
+from rnnlens.data.batches import StreamBatches
+from rnnlens.data.corpus import load_corpus
+from rnnlens.models.rnn.network import CharRNN, ModelConfig, detach_state, solve_hidden_size
+from rnnlens.training.loop import TrainOptions, Trainer
 
 
 def plain_loop(model: CharRNN, batches: StreamBatches, optimizer) -> float:

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from rnnlens.cli import main
-from rnnlens.corpus import load_corpus
-from rnnlens.evaluate import evaluate
-from rnnlens.predictor import load_predictor
+from rnnlens.data.corpus import load_corpus
+from rnnlens.analyses.evaluation import evaluate
+from rnnlens.models.predictor import load_predictor
 
 
 def test_baselines_command_writes_table_2_and_reuses_its_models(wp_slice_file, tmp_path, capsys):

@@ -8,11 +8,11 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from rnnlens.analyses.interpretable_cells import find_interpretable_cells, pearson, representative_window, roc_auc
-from rnnlens.cell_pictures import CellPicture, render_html, value_colors
+from rnnlens.render.cell_pictures import CellPicture, render_html, value_colors
 from rnnlens.cli import main
 from rnnlens.errors import RnnlensError
-from rnnlens.features import FEATURES, compute_features, register_feature
-from rnnlens.trace import Trace
+from rnnlens.data.features import FEATURES, compute_features, register_feature
+from rnnlens.models.rnn.trace import Trace
 from test_trace import run_dir  # noqa: F401  (the fixture: a run directory with a random 2-layer LSTM)
 
 
@@ -128,7 +128,7 @@ def test_cell_pictures_are_escaped_coloured_html_with_visible_layout():
 def test_cells_command_writes_tables_and_pictures_and_takes_user_features(run_dir, tmp_path, capsys):  # noqa: F811
     out, _ = run_dir
     plugin = tmp_path / "mine.py"
-    plugin.write_text("import numpy as np\nfrom rnnlens.features import register_feature\n"
+    plugin.write_text("import numpy as np\nfrom rnnlens.data.features import register_feature\n"
                       "@register_feature('test_capital', 'binary', 'an upper-case letter')\n"
                       "def capital(text):\n    return np.array([c.isupper() for c in text])\n")
     try:

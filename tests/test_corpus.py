@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rnnlens.corpus import Vocabulary, load_corpus, read_text
+from rnnlens.data.corpus import Vocabulary, load_corpus, read_text
 from rnnlens.errors import RnnlensError
 
 

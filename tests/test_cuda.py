@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rnnlens.model import CharRNN, ModelConfig
+from rnnlens.models.rnn.network import CharRNN, ModelConfig
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 
@@ -30,7 +30,7 @@ def test_cuda_loss_and_gradients_match_the_cpu_on_a_fixed_batch(model_type):
 
 
 def test_a_checkpoint_trained_on_gpu_loads_on_cpu(tmp_path):
-    from rnnlens.checkpoint import load_tensors, save_tensors
+    from rnnlens.store.runs import load_tensors, save_tensors
 
     model = CharRNN(ModelConfig("lstm", 20, 16, 1)).cuda()
     save_tensors(tmp_path / "w.safetensors", {f"model.{k}": v for k, v in model.state_dict().items()})

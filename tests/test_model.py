@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from rnnlens.errors import RnnlensError
-from rnnlens.model import CharRNN, ModelConfig, count_parameters, solve_hidden_size
-from rnnlens.trace import compute_trace
+from rnnlens.models.rnn.network import CharRNN, ModelConfig, count_parameters, solve_hidden_size
+from rnnlens.models.rnn.trace import compute_trace
 
 PAPER_BUDGETS = {64: 50_000, 128: 130_000, 256: 400_000, 512: 1_300_000}
 

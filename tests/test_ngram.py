@@ -9,12 +9,12 @@ import subprocess
 import numpy as np
 import pytest
 
-from rnnlens.baselines import ngram
-from rnnlens.baselines.arpa import read_arpa, write_arpa
-from rnnlens.baselines.ngram import BackoffPredictor, estimate, score_log_probs
+from rnnlens.models.ngram import kneser_ney as ngram
+from rnnlens.models.ngram.arpa import read_arpa, write_arpa
+from rnnlens.models.ngram.kneser_ney import BackoffPredictor, estimate, score_log_probs
 from rnnlens.cli import main
-from rnnlens.corpus import Vocabulary, load_corpus
-from rnnlens.evaluate import evaluate
+from rnnlens.data.corpus import Vocabulary, load_corpus
+from rnnlens.analyses.evaluation import evaluate
 
 # A tiny corpus over the vocabulary "abcd"; "d" never occurs in training.
 VOCAB = Vocabulary("abcd")

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlens.baselines.ngram import estimate_corpus
-from rnnlens.baselines.nnn import NNN, NNNConfig, context_windows, load
+from rnnlens.models.ngram.kneser_ney import estimate_corpus
+from rnnlens.models.nnn import NNN, NNNConfig, context_windows, load
 from rnnlens.cli import main
-from rnnlens.corpus import load_corpus
-from rnnlens.evaluate import evaluate
+from rnnlens.data.corpus import load_corpus
+from rnnlens.analyses.evaluation import evaluate
 
 
 def test_context_windows_pad_before_the_text():

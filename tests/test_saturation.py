@@ -8,7 +8,7 @@ import pytest
 from rnnlens.analyses.gate_saturation import gate_saturation, saturation_fractions
 from rnnlens.cli import main
 from rnnlens.errors import RnnlensError
-from rnnlens.trace import Trace
+from rnnlens.models.rnn.trace import Trace
 from test_trace import run_dir  # noqa: F401  (the fixture: a run directory with a random 2-layer LSTM)
 
 

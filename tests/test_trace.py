@@ -7,15 +7,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rnnlens.checkpoint import save_tensors, write_config
+from rnnlens.store.runs import save_tensors, write_config
 from rnnlens.cli import main
-from rnnlens.corpus import Vocabulary, load_corpus
-from rnnlens.evaluate import evaluate
-from rnnlens.model import CharRNN, ModelConfig
-from rnnlens.rnn_predictor import load as load_rnn
-from rnnlens.trace import QUANTITIES, compute_trace, layer_key, linear_recurrence, trace_keys, trace_model
-from rnnlens import trace_store
-from rnnlens.trace_store import IncompleteTrace, ensure_trace, open_trace, write_trace
+from rnnlens.data.corpus import Vocabulary, load_corpus
+from rnnlens.analyses.evaluation import evaluate
+from rnnlens.models.rnn.network import CharRNN, ModelConfig
+from rnnlens.models.rnn.predictor import load as load_rnn
+from rnnlens.models.rnn.trace import QUANTITIES, compute_trace, layer_key, linear_recurrence, trace_keys, trace_model
+from rnnlens.store import traces as trace_store
+from rnnlens.store.traces import IncompleteTrace, ensure_trace, open_trace, write_trace
 
 TOLERANCE = 1e-5
 

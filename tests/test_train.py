@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlens.checkpoint import load_tensors, read_config
-from rnnlens.corpus import load_corpus
+from rnnlens.store.runs import load_tensors, read_config
+from rnnlens.data.corpus import load_corpus
 from rnnlens.errors import RnnlensError
-from rnnlens.evaluate import evaluate
-from rnnlens.model import ModelConfig
-from rnnlens.predictor import load_predictor
-from rnnlens.train import TrainOptions, learning_rate_for, resume_run, start_run
+from rnnlens.analyses.evaluation import evaluate
+from rnnlens.models.rnn.network import ModelConfig
+from rnnlens.models.predictor import load_predictor
+from rnnlens.training.loop import TrainOptions, learning_rate_for, resume_run, start_run
 
 
 def unigram_entropy(text: str) -> float:

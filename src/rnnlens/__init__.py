@@ -8,12 +8,12 @@ The Python API mirrors the command line::
     print(evaluate(model, corpus.split_ids("test")).line())
 """
 
-from .corpus import Corpus, Vocabulary, load_corpus
-from .errors import RnnlensError
-from .evaluate import Evaluation, evaluate
-from .model import CharRNN, ModelConfig, count_parameters, solve_hidden_size
-from .predictor import Predictor, load_predictor
-from .train import TrainOptions, Trainer, resume_run, start_run
+from rnnlens.data.corpus import Corpus, Vocabulary, load_corpus
+from rnnlens.errors import RnnlensError
+from rnnlens.analyses.evaluation import Evaluation, evaluate
+from rnnlens.models.rnn.network import CharRNN, ModelConfig, count_parameters, solve_hidden_size
+from rnnlens.models.predictor import Predictor, load_predictor
+from rnnlens.training.loop import TrainOptions, Trainer, resume_run, start_run
 
 __all__ = [
     "CharRNN", "Corpus", "Evaluation", "ModelConfig", "Predictor", "RnnlensError", "TrainOptions", "Trainer",

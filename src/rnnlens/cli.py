@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-from .errors import RnnlensError
+from rnnlens.errors import RnnlensError
 
 # each module has ``register(subparsers)`` which adds its parser and sets ``run``
 COMMANDS = ["train", "evaluate", "sample", "ngram", "nnn", "baselines", "trace", "cells", "saturation"]

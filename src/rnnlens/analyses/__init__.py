@@ -1,1 +1,1 @@
-"""Analyses of the paper: functions from predictions, traces and texts to result objects (see ``rnnlens.results``)."""
+"""Analyses of the paper: functions from predictions, traces and texts to result objects (see ``rnnlens.analyses.result``)."""

@@ -14,14 +14,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .. import atomic
-from ..baselines import ngram, nnn
-from ..checkpoint import CONFIG_FILE, read_config
-from ..corpus import Corpus
-from ..errors import RnnlensError
-from ..evaluate import evaluate
-from ..results import new_figure, save_figure, write_csv
-from ..train import TrainOptions
+from rnnlens.store import atomic
+from rnnlens.models.ngram import kneser_ney as ngram
+from rnnlens.models import nnn
+from rnnlens.store.runs import CONFIG_FILE, read_config
+from rnnlens.data.corpus import Corpus
+from rnnlens.errors import RnnlensError
+from rnnlens.analyses.evaluation import evaluate
+from rnnlens.analyses.result import new_figure, save_figure, write_csv
+from rnnlens.training.loop import TrainOptions
 
 NGRAM_CONTEXTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 20)
 NNN_CONTEXTS = (1, 2, 3, 4, 5, 6, 7, 8, 9)

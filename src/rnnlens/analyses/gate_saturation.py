@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import atomic
-from ..errors import RnnlensError
-from ..results import new_figure, save_figure, write_csv
-from ..trace import GATES, Trace, layer_key
+from rnnlens.store import atomic
+from rnnlens.errors import RnnlensError
+from rnnlens.analyses.result import new_figure, save_figure, write_csv
+from rnnlens.models.rnn.trace import GATES, Trace, layer_key
 
 LOW, HIGH = 0.1, 0.9
 ROW_BLOCK = 65536  # time steps read at a time from a memory-mapped trace

@@ -3,7 +3,7 @@
 The paper found its cells (line position, inside quotes, indentation...) by
 eye. Here every unit's value after each character (by default tanh(c) for an
 LSTM, as the paper plots, else h) is scored against every feature of
-``rnnlens.features``: numeric features by the absolute Pearson correlation
+``rnnlens.data.features``: numeric features by the absolute Pearson correlation
 |r|, on/off features by the ROC AUC of the unit's value as a detector of the
 feature, folded to max(AUC, 1 - AUC) so a unit that is *lower* inside scores
 as well as one that is higher (the direction is reported). The best unit of
@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import atomic
-from ..cell_pictures import CellPicture, plot_pictures, save_html
-from ..errors import RnnlensError
-from ..features import FEATURES, Feature
-from ..results import save_figure, write_csv
-from ..trace import Trace, layer_key
+from rnnlens.store import atomic
+from rnnlens.render.cell_pictures import CellPicture, plot_pictures, save_html
+from rnnlens.errors import RnnlensError
+from rnnlens.data.features import FEATURES, Feature
+from rnnlens.analyses.result import save_figure, write_csv
+from rnnlens.models.rnn.trace import Trace, layer_key
 
 UNIT_BLOCK = 64  # units scored at a time: bounds memory on long traces
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from ..analyses.baseline_table import NGRAM_CONTEXTS, NNN_CONTEXTS, build_table
-from ..corpus import data_directory
-from .common import Stopwatch, add_corpus_options, corpus_from_args, log
-from .nnn import add_training_options, training_options
+from rnnlens.analyses.baseline_table import NGRAM_CONTEXTS, NNN_CONTEXTS, build_table
+from rnnlens.data.corpus import data_directory
+from rnnlens.commands.common import Stopwatch, add_corpus_options, corpus_from_args, log
+from rnnlens.commands.nnn import add_training_options, training_options
 
 
 def register(subparsers) -> None:

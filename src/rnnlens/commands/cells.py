@@ -7,11 +7,11 @@ import importlib.util
 import json
 from pathlib import Path
 
-from ..analyses.interpretable_cells import default_quantity, find_interpretable_cells, quantity_keys
-from ..errors import RnnlensError
-from ..features import FEATURES
-from .common import Stopwatch, log
-from .trace import add_analysis_options, trace_from_args
+from rnnlens.analyses.interpretable_cells import default_quantity, find_interpretable_cells, quantity_keys
+from rnnlens.errors import RnnlensError
+from rnnlens.data.features import FEATURES
+from rnnlens.commands.common import Stopwatch, log
+from rnnlens.commands.trace import add_analysis_options, trace_from_args
 
 
 def register(subparsers) -> None:

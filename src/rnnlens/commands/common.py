@@ -8,9 +8,9 @@ import time
 
 import numpy as np
 
-from ..corpus import Corpus, load_corpus, load_corpus_spec, read_text
-from ..errors import RnnlensError
-from ..predictor import Predictor
+from rnnlens.data.corpus import Corpus, load_corpus, load_corpus_spec, read_text
+from rnnlens.errors import RnnlensError
+from rnnlens.models.predictor import Predictor
 
 
 def add_corpus_options(parser: argparse.ArgumentParser, required: bool = True) -> None:

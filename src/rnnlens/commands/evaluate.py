@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..evaluate import evaluate
-from ..predictor import load_predictor
-from .common import Stopwatch, add_text_source, log, text_from_args
+from rnnlens.analyses.evaluation import evaluate
+from rnnlens.models.predictor import load_predictor
+from rnnlens.commands.common import Stopwatch, add_text_source, log, text_from_args
 
 
 def register(subparsers) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..baselines.arpa import write_arpa
-from ..baselines.ngram import estimate_corpus, save
-from ..corpus import data_directory
-from ..evaluate import evaluate
-from .common import Stopwatch, add_corpus_options, corpus_from_args, log
+from rnnlens.models.ngram.arpa import write_arpa
+from rnnlens.models.ngram.kneser_ney import estimate_corpus, save
+from rnnlens.data.corpus import data_directory
+from rnnlens.analyses.evaluation import evaluate
+from rnnlens.commands.common import Stopwatch, add_corpus_options, corpus_from_args, log
 
 
 def register(subparsers) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from ..baselines.nnn import BATCH, DEFAULT_OPTIONS, HIDDEN_GRID, train_run
-from ..evaluate import evaluate
-from .common import Stopwatch, add_corpus_options, corpus_from_args, log
-from .train import HELP
+from rnnlens.models.nnn import BATCH, DEFAULT_OPTIONS, HIDDEN_GRID, train_run
+from rnnlens.analyses.evaluation import evaluate
+from rnnlens.commands.common import Stopwatch, add_corpus_options, corpus_from_args, log
+from rnnlens.commands.train import HELP
 
 OPTIONS = ("epochs", "learning_rate", "rmsprop_decay", "lr_decay", "lr_decay_after", "grad_clip", "init_range",
            "patience", "seed")

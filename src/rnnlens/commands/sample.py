@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..corpus import Vocabulary
-from ..rnn_predictor import load_model
-from ..sample import sample
+from rnnlens.data.corpus import Vocabulary
+from rnnlens.models.rnn.predictor import load_model
+from rnnlens.models.sampling import sample
 
 
 def register(subparsers) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..analyses.gate_saturation import HIGH, LOW, gate_keys, gate_saturation
-from .common import Stopwatch, log
-from .trace import add_analysis_options, trace_from_args
+from rnnlens.analyses.gate_saturation import HIGH, LOW, gate_keys, gate_saturation
+from rnnlens.commands.common import Stopwatch, log
+from rnnlens.commands.trace import add_analysis_options, trace_from_args
 
 
 def register(subparsers) -> None:

@@ -11,12 +11,12 @@ import argparse
 from pathlib import Path
 from typing import Callable
 
-from .. import rnn_predictor
-from ..errors import RnnlensError
-from ..model import ModelConfig
-from ..trace import Trace, trace_model
-from ..trace_store import MANIFEST, ensure_trace, open_trace, run_provenance, write_trace
-from .common import Stopwatch, add_text_source, log, text_from_args
+from rnnlens.models.rnn import predictor as rnn_predictor
+from rnnlens.errors import RnnlensError
+from rnnlens.models.rnn.network import ModelConfig
+from rnnlens.models.rnn.trace import Trace, trace_model
+from rnnlens.store.traces import MANIFEST, ensure_trace, open_trace, run_provenance, write_trace
+from rnnlens.commands.common import Stopwatch, add_text_source, log, text_from_args
 
 
 def register(subparsers) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields
 
-from ..errors import RnnlensError
-from ..model import MODEL_TYPES, ModelConfig, solve_hidden_size
-from ..train import TrainOptions, resume_run, start_run
-from .common import Stopwatch, add_corpus_options, corpus_from_args, log
+from rnnlens.errors import RnnlensError
+from rnnlens.models.rnn.network import MODEL_TYPES, ModelConfig, solve_hidden_size
+from rnnlens.training.loop import TrainOptions, resume_run, start_run
+from rnnlens.commands.common import Stopwatch, add_corpus_options, corpus_from_args, log
 
 HELP = {
     "epochs": "passes over the training split", "batch_size": "parallel streams per batch",

@@ -9,11 +9,11 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .checkpoint import load_tensors, read_config, split_prefix
-from .corpus import Vocabulary
-from .errors import RnnlensError
-from .model import CharRNN, ModelConfig, resolve_device
-from .predictor import NeuralPredictor
+from rnnlens.store.runs import load_tensors, read_config, split_prefix
+from rnnlens.data.corpus import Vocabulary
+from rnnlens.errors import RnnlensError
+from rnnlens.models.rnn.network import CharRNN, ModelConfig, resolve_device
+from rnnlens.models.predictor import NeuralPredictor
 
 WEIGHTS = ("best", "last")
 CHUNK = 10_000  # time steps per forward call: bounds memory, state carries across

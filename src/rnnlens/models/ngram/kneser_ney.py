@@ -47,7 +47,7 @@ per order the sorted keys, ``log p(w | h)`` (interpolated) and the backoff
 ``log b(h)`` of each n-gram as a context. ``p(w | h) = p_table(h w)`` if
 ``h w`` is in the table, else ``b(h) p(w | h')``, which equals the
 interpolation above. The same tables and scoring serve ARPA files from other
-tools (``rnnlens.baselines.arpa``).
+tools (``rnnlens.models.ngram.arpa``).
 
 **Run directories** hold ``config.json`` (kind ``ngram``: order, vocabulary,
 corpus with its sha256, per-order counts and discounts) and no arrays: loading
@@ -67,9 +67,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..checkpoint import read_config, write_config
-from ..corpus import Corpus, Vocabulary, load_corpus_spec
-from ..errors import RnnlensError
+from rnnlens.store.runs import read_config, write_config
+from rnnlens.data.corpus import Corpus, Vocabulary, load_corpus_spec
+from rnnlens.errors import RnnlensError
 
 KIND = "ngram"
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)  # KenLM's --discount_fallback defaults

@@ -29,12 +29,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from . import atomic
-from .batches import StreamBatches, validation_batches
-from .checkpoint import load_tensors, read_config, save_tensors, split_prefix, write_config
-from .corpus import Corpus
-from .errors import RnnlensError
-from .model import CharRNN, ModelConfig, detach_state, resolve_device
+from rnnlens.store import atomic
+from rnnlens.data.batches import StreamBatches, validation_batches
+from rnnlens.store.runs import load_tensors, read_config, save_tensors, split_prefix, write_config
+from rnnlens.data.corpus import Corpus
+from rnnlens.errors import RnnlensError
+from rnnlens.models.rnn.network import CharRNN, ModelConfig, detach_state, resolve_device
 
 LAST, BEST, METRICS = "last.safetensors", "best.safetensors", "metrics.jsonl"
 

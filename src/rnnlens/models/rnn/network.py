@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import RnnlensError
+from rnnlens.errors import RnnlensError
 
 MODEL_TYPES = ("rnn", "lstm", "gru")
 GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks per layer in torch's layout

@@ -44,9 +44,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .corpus import Vocabulary
-from .errors import RnnlensError
-from .model import CharRNN, ModelConfig
+from rnnlens.data.corpus import Vocabulary
+from rnnlens.errors import RnnlensError
+from rnnlens.models.rnn.network import CharRNN, ModelConfig
 
 QUANTITIES = {
     "rnn": ("hidden",),

@@ -6,9 +6,9 @@ from typing import Iterator
 
 import torch
 
-from .corpus import Vocabulary
-from .errors import RnnlensError
-from .model import CharRNN
+from rnnlens.data.corpus import Vocabulary
+from rnnlens.errors import RnnlensError
+from rnnlens.models.rnn.network import CharRNN
 
 
 @torch.no_grad()

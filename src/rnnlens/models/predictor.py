@@ -15,16 +15,16 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from .checkpoint import read_config
-from .corpus import Vocabulary
-from .errors import RnnlensError
+from rnnlens.store.runs import read_config
+from rnnlens.data.corpus import Vocabulary
+from rnnlens.errors import RnnlensError
 
 # config.json "kind" -> module whose ``load(run_dir, weights="best", device="cpu")`` returns
 # the predictor (models without checkpoints or devices ignore those two options)
 LOADERS = {
-    "rnn": "rnnlens.rnn_predictor",
-    "ngram": "rnnlens.baselines.ngram",
-    "nnn": "rnnlens.baselines.nnn",
+    "rnn": "rnnlens.models.rnn.predictor",
+    "ngram": "rnnlens.models.ngram.kneser_ney",
+    "nnn": "rnnlens.models.nnn",
 }
 
 

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Protocol, Sequence
 
-from . import atomic
+from rnnlens.store import atomic
 
 
 class Result(Protocol):

@@ -15,8 +15,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from . import atomic
-from .errors import RnnlensError
+from rnnlens.store import atomic
+from rnnlens.errors import RnnlensError
 
 CONFIG_FILE = "config.json"
 FORMAT = "rnnlens"

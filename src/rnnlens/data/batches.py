@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .errors import RnnlensError
+from rnnlens.errors import RnnlensError
 
 
 class StreamBatches:

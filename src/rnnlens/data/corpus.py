@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import RnnlensError
+from rnnlens.errors import RnnlensError
 
 SPLITS = ("train", "val", "test")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)

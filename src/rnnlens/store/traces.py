@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic
-from .corpus import Vocabulary
-from .errors import RnnlensError
-from .model import CharRNN
-from .trace import Trace, compute_trace, trace_keys
+from rnnlens.store import atomic
+from rnnlens.data.corpus import Vocabulary
+from rnnlens.errors import RnnlensError
+from rnnlens.models.rnn.network import CharRNN
+from rnnlens.models.rnn.trace import Trace, compute_trace, trace_keys
 
 MANIFEST = "manifest.json"
 TEXT_FILE = "text.txt"

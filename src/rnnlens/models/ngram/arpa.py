@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import atomic
-from ..corpus import Vocabulary
-from ..errors import RnnlensError
-from .ngram import BackoffPredictor, BackoffTables
+from rnnlens.store import atomic
+from rnnlens.data.corpus import Vocabulary
+from rnnlens.errors import RnnlensError
+from rnnlens.models.ngram.kneser_ney import BackoffPredictor, BackoffTables
 
 SPELLINGS = {" ": "<sp>", "\n": "<nl>", "\t": "<tab>"}
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"

@@ -7,7 +7,7 @@ A feature is a function ``f(text: str) -> np.ndarray`` of shape
 
 Features live in ``FEATURES``; add your own with the decorator::
 
-    from rnnlens.features import register_feature
+    from rnnlens.data.features import register_feature
 
     @register_feature("after_period", kind="binary", description="the character is a full stop")
     def after_period(text):
@@ -27,8 +27,8 @@ from typing import Callable
 
 import numpy as np
 
-from .corpus import _codepoints as codepoints
-from .errors import RnnlensError
+from rnnlens.data.corpus import _codepoints as codepoints
+from rnnlens.errors import RnnlensError
 
 KINDS = ("binary", "numeric")
 TAB_WIDTH = 8  # columns a leading tab counts for in the indentation

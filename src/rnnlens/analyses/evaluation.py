@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .predictor import Predictor
-from .stats import bootstrap_std
+from rnnlens.models.predictor import Predictor
+from rnnlens.analyses.bootstrap import bootstrap_std
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ Positions before the start of a text have no character: their one-hot code is
 all zeros (a padding row that stays zero), so a text of ``N`` characters gets
 ``N-1`` predictions like every other predictor.
 
-Training follows the RNNs' protocol (``rnnlens.train.TrainOptions``):
+Training follows the RNNs' protocol (``rnnlens.training.loop.TrainOptions``):
 uniform init, RMSProp with the same learning rate and decay, element-wise
 gradient clipping, the per-epoch learning-rate decay and early stopping on the
 validation loss. Minibatches are ``BATCH`` positions drawn in a fresh random
@@ -37,11 +37,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..checkpoint import load_tensors, read_config, save_tensors, split_prefix, write_config
-from ..corpus import Corpus, Vocabulary
-from ..errors import RnnlensError
-from ..predictor import NeuralPredictor
-from ..train import TrainOptions, learning_rate_for
+from rnnlens.store.runs import load_tensors, read_config, save_tensors, split_prefix, write_config
+from rnnlens.data.corpus import Corpus, Vocabulary
+from rnnlens.errors import RnnlensError
+from rnnlens.models.predictor import NeuralPredictor
+from rnnlens.training.loop import TrainOptions, learning_rate_for
 
 KIND = "nnn"
 BEST = "best.safetensors"

@@ -1,0 +1,1 @@
+"""Texts: corpora and their splits, training batches, per-character text features."""

@@ -1,0 +1,1 @@
+"""Interpolated modified Kneser-Ney n-gram models and ARPA files."""

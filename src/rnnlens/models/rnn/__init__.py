@@ -1,0 +1,1 @@
+"""The character-level RNN/LSTM/GRU of the paper: network, predictor, trace."""

@@ -1,0 +1,1 @@
+"""What lives on disk: atomic writes, run directories, traces, cached predictions."""
