@@ -8,7 +8,7 @@ import pytest
 from rnnlens.cli import main
 from rnnlens.data.corpus import load_corpus
 from rnnlens.analyses.evaluation import evaluate
-from rnnlens.models.predictor import load_predictor
+from rnnlens.models.registry import load_predictor
 
 
 def test_baselines_command_writes_table_2_and_reuses_its_models(wp_slice_file, tmp_path, capsys):
@@ -18,18 +18,19 @@ def test_baselines_command_writes_table_2_and_reuses_its_models(wp_slice_file, t
     assert main(args) == 0
     printed = capsys.readouterr()
     assert "Table 2" in printed.out and "reusing" not in printed.err
-    rows = list(csv.DictReader(open(out / "table2.csv")))
+    rows = list(csv.DictReader(open(out / "table2" / "table2.csv")))
     assert [(r["family"], r["context"], r["detail"]) for r in rows] == [
-        ("n-gram", "1", "order 2"), ("n-gram", "4", "order 5"), ("n-NN", "2", "hidden 8")]
+        ("n-gram", "1", "order-2 n-gram (1 characters of context)"),
+        ("n-gram", "4", "order-5 n-gram (4 characters of context)"), ("n-NN", "2", "2-NN, hidden 8")]
     corpus = load_corpus(text=wp_slice_file)
     for row in rows:
         expected = evaluate(load_predictor(row["run_dir"]), corpus.split_ids("test"))
         assert float(row["nats"]) == pytest.approx(expected.nats, abs=1e-9)
         assert float(row["std"]) == pytest.approx(expected.std, abs=1e-9) and int(row["chars"]) == 19_999
     assert float(rows[1]["nats"]) < float(rows[0]["nats"])  # four characters of context beat one
-    table = json.loads((out / "table2.json").read_text())
-    assert table["unit"] == "nats/char" and len(table["rows"]) == 3 and (out / "table2.png").is_file()
+    table = json.loads((out / "table2" / "table2.json").read_text())
+    assert table["unit"] == "nats/char" and len(table["rows"]) == 3 and (out / "table2" / "table2.png").is_file()
 
     assert main(args) == 0  # everything is reused, same numbers
     assert capsys.readouterr().err.count("reusing") == 3
-    assert list(csv.DictReader(open(out / "table2.csv"))) == rows
+    assert list(csv.DictReader(open(out / "table2" / "table2.csv"))) == rows

@@ -12,7 +12,7 @@ from rnnlens.render.cell_pictures import CellPicture, render_html, value_colors
 from rnnlens.cli import main
 from rnnlens.errors import RnnlensError
 from rnnlens.data.features import FEATURES, compute_features, register_feature
-from rnnlens.models.rnn.trace import Trace
+from rnnlens.models.trace import Trace
 from test_trace import run_dir  # noqa: F401  (the fixture: a run directory with a random 2-layer LSTM)
 
 
@@ -99,7 +99,7 @@ def test_the_ranking_finds_planted_cells(war_and_peace):
     assert (best["in_double_quotes"].layer, best["in_double_quotes"].unit) == (1, 3)
     assert best["in_double_quotes"].score > 0.95 and best["in_double_quotes"].direction == "lower inside"
     assert best["after_space"].score < 0.6  # nothing was planted for it: chance level
-    assert "brace_depth" not in best and "brace_depth" in result.table()  # constant in prose: reported, not scored
+    assert "brace_depth" not in best and "brace_depth" in result.summary()  # constant in prose: reported, not scored
     assert result.scores["line_position"].shape == (2, 12)
     quotes = result.pictures[list(best).index("in_double_quotes")]
     assert len(quotes.text) == 300 and '"' in quotes.text

@@ -11,6 +11,7 @@ import pytest
 
 from rnnlens.models.ngram import kneser_ney as ngram
 from rnnlens.models.ngram.arpa import read_arpa, write_arpa
+from rnnlens.models.ngram.kind import estimate_corpus
 from rnnlens.models.ngram.kneser_ney import BackoffPredictor, estimate, score_log_probs
 from rnnlens.cli import main
 from rnnlens.data.corpus import Vocabulary, load_corpus
@@ -106,7 +107,7 @@ def test_reproduces_kenlm_reference_losses(data_dir):
     for dataset, order, kenlm in [("war-and-peace", 4, 1.5689), ("war-and-peace", 8, 1.2649),
                                   ("linux-kernel", 4, 1.9655)]:
         corpus = load_corpus(dataset=dataset, data_dir=data_dir)
-        predictor, _ = ngram.estimate_corpus(corpus, order)
+        predictor, _ = estimate_corpus(corpus, order)
         assert evaluate(predictor, corpus.split_ids("test")).nats == pytest.approx(kenlm, abs=0.005)
 
 

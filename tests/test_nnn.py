@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlens.models.ngram.kneser_ney import estimate_corpus
+from rnnlens.models.ngram.kind import estimate_corpus
 from rnnlens.models.nnn import NNN, NNNConfig, context_windows, load
 from rnnlens.cli import main
 from rnnlens.data.corpus import load_corpus

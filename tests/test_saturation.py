@@ -8,7 +8,7 @@ import pytest
 from rnnlens.analyses.gate_saturation import gate_saturation, saturation_fractions
 from rnnlens.cli import main
 from rnnlens.errors import RnnlensError
-from rnnlens.models.rnn.trace import Trace
+from rnnlens.models.trace import Trace
 from test_trace import run_dir  # noqa: F401  (the fixture: a run directory with a random 2-layer LSTM)
 
 
@@ -29,13 +29,13 @@ def test_every_gate_of_every_layer_is_measured():
               for k in (1, 2) for g in ("update_gate", "reset_gate")}
     arrays["layer2.reset_gate"] = always_open
     arrays["layer1.update_gate"] = half_shut
-    trace = Trace(arrays, "x" * 101, {"model": {"model_type": "gru", "num_layers": 2}})
+    trace = Trace(arrays, "x" * 101, {"gates": sorted(arrays)})
     result = gate_saturation(trace)
     assert set(result.left) == {(k, g) for k in (1, 2) for g in ("update_gate", "reset_gate")}
     assert result.right[(2, "reset_gate")].tolist() == [1.0] * 3
     assert result.left[(1, "update_gate")].tolist() == [0.5] * 3
     assert result.left[(1, "reset_gate")].tolist() == [0.0] * 3
-    rows = {(r["layer"], r["gate"]): r for r in result.summary()}
+    rows = {(r["layer"], r["gate"]): r for r in result.rows()}
     assert rows[(2, "reset_gate")]["mostly_right"] == 3 and rows[(1, "update_gate")]["mostly_left"] == 0
 
     figure = result.plot()
@@ -46,8 +46,7 @@ def test_every_gate_of_every_layer_is_measured():
 
 
 def test_a_vanilla_rnn_has_no_gates_to_measure():
-    trace = Trace({"layer1.hidden": np.zeros((5, 2), np.float32)}, "abcdef", {"model": {"model_type": "rnn",
-                                                                                      "num_layers": 1}})
+    trace = Trace({"layer1.hidden": np.zeros((5, 2), np.float32)}, "abcdef", {"gates": []})
     with pytest.raises(RnnlensError, match="no gates"):
         gate_saturation(trace)
 

@@ -12,10 +12,12 @@ from rnnlens.cli import main
 from rnnlens.data.corpus import Vocabulary, load_corpus
 from rnnlens.analyses.evaluation import evaluate
 from rnnlens.models.rnn.network import CharRNN, ModelConfig
-from rnnlens.models.rnn.predictor import load as load_rnn
-from rnnlens.models.rnn.trace import QUANTITIES, compute_trace, layer_key, linear_recurrence, trace_keys, trace_model
+from rnnlens.data.texts import Text
+from rnnlens.models.registry import load_predictor as load_rnn
+from rnnlens.models.rnn.trace import QUANTITIES, compute_trace, layer_key, linear_recurrence, trace_keys
 from rnnlens.store import traces as trace_store
 from rnnlens.store.traces import IncompleteTrace, ensure_trace, open_trace, write_trace
+from rnnlens.store.traces import compute_trace as trace_predictor
 
 TOLERANCE = 1e-5
 
@@ -132,7 +134,7 @@ def test_evaluate_loss_equals_mean_negative_log_prob_of_the_trace(run_dir):
     out, corpus = run_dir
     predictor = load_rnn(out)
     ids = corpus.split_ids("test")
-    trace = trace_model(predictor.model, ids, predictor.vocab, chunk=128)
+    trace = trace_predictor(predictor, Text(ids, "test"), chunk=128)
     assert abs(evaluate(predictor, ids).nats - float(np.mean(-np.log(trace["prob"].astype(np.float64))))) < 1e-6
     assert trace.text == corpus.split_text("test")
 
@@ -146,11 +148,11 @@ def test_trace_command_writes_a_memory_mappable_manifest(run_dir, tmp_path, caps
     assert manifest["keys"]["layer2.forget_gate"] == {"file": "layer2.forget_gate.npy", "shape": [positions, 16],
                                                       "dtype": "float32"}
     assert manifest["keys"]["distribution"]["shape"] == [positions, len(corpus.vocab)]
-    assert manifest["run"]["weights"] == "best" and len(manifest["run"]["sha256"]) == 64
+    assert manifest["model"]["weights"] == "best" and len(manifest["model"]["sha256"]) == 64
     array = np.load(tmp_path / "tr" / "layer1.cell.npy", mmap_mode="r")
     assert isinstance(array, np.memmap)
     trace = open_trace(tmp_path / "tr")
-    expected = trace_model(load_rnn(out).model, corpus.split_ids("val"), corpus.vocab)
+    expected = trace_predictor(load_rnn(out), Text(corpus.split_ids("val"), "val"))
     assert np.array_equal(trace["layer1.cell"], expected["layer1.cell"])
     assert np.allclose(trace["distribution"].sum(axis=1), 1, atol=1e-5)
     assert np.allclose(trace["distribution"][np.arange(positions), corpus.split_ids("val")[1:]], trace["prob"])
@@ -161,30 +163,29 @@ def test_an_incomplete_trace_is_detected_and_rewritten(run_dir, tmp_path):
     out, corpus = run_dir
     predictor = load_rnn(out)
     ids = corpus.split_ids("val")
-    info = {"run": {"dir": str(out)}, "text": {"source": "val"}}
     where = tmp_path / "tr"
-    write_trace(where, predictor.model, ids, predictor.vocab, info)
-    assert ensure_trace(where, predictor.model, ids, predictor.vocab, info)[1] == "reused"
+    write_trace(where, predictor, Text(ids, "val"))
+    assert ensure_trace(where, predictor, Text(ids, "val"))[1] == "reused"
 
     damaged = where / "layer2.cell.npy"
     damaged.write_bytes(damaged.read_bytes()[:1000])  # as if the write had been cut short
     with pytest.raises(IncompleteTrace, match="layer2.cell.npy"):
         open_trace(where)
-    trace, status = ensure_trace(where, predictor.model, ids, predictor.vocab, info)
+    trace, status = ensure_trace(where, predictor, Text(ids, "val"))
     assert status.startswith("rewritten: incomplete")
     assert trace["layer2.cell"].shape == (len(ids) - 1, 16)
 
     (where / "layer1.hidden.npy").unlink()
     with pytest.raises(IncompleteTrace, match="layer1.hidden.npy"):
         open_trace(where)
-    assert ensure_trace(where, predictor.model, ids[:500], predictor.vocab, info)[1].startswith("rewritten")
-    assert ensure_trace(where, predictor.model, ids[:500], predictor.vocab, info)[1] == "reused"
-    assert ensure_trace(where, predictor.model, ids, predictor.vocab, info)[1] == "rewritten: it traced another text"
+    assert ensure_trace(where, predictor, Text(ids[:500], "val"))[1].startswith("rewritten")
+    assert ensure_trace(where, predictor, Text(ids[:500], "val"))[1] == "reused"
+    assert ensure_trace(where, predictor, Text(ids, "val"))[1] == "rewritten: it traced another text"
 
     (where / "manifest.json").write_text('{"keys": {', encoding="utf-8")  # cut short
     with pytest.raises(IncompleteTrace, match="manifest.json: unreadable JSON"):
         open_trace(where)
-    assert ensure_trace(where, predictor.model, ids, predictor.vocab, info)[1].startswith("rewritten: incomplete")
+    assert ensure_trace(where, predictor, Text(ids, "val"))[1].startswith("rewritten: incomplete")
 
 
 def test_a_write_killed_midway_leaves_the_previous_trace_intact(run_dir, tmp_path, monkeypatch):
@@ -192,12 +193,14 @@ def test_a_write_killed_midway_leaves_the_previous_trace_intact(run_dir, tmp_pat
     predictor = load_rnn(out)
     ids = corpus.split_ids("val")
     where = tmp_path / "tr"
-    write_trace(where, predictor.model, ids[:300], predictor.vocab, {})
+    write_trace(where, predictor, Text(ids[:300], "val"))
 
     class Killed(Exception):
         pass
 
-    def dies_after_five_files(model, ids, allocate, **options):
+    original = trace_store.compute_trace
+
+    def dies_after_five_files(predictor, text, keys, full_distribution, allocate, progress, **options):
         made = []
 
         def allocate_then_die(key, shape, dtype):
@@ -205,11 +208,11 @@ def test_a_write_killed_midway_leaves_the_previous_trace_intact(run_dir, tmp_pat
                 raise Killed
             made.append(allocate(key, shape, dtype))
             return made[-1]
-        return compute_trace(model, ids, allocate=allocate_then_die, **options)
+        return original(predictor, text, keys, full_distribution, allocate_then_die, progress, **options)
 
     monkeypatch.setattr(trace_store, "compute_trace", dies_after_five_files)
     with pytest.raises(Killed):
-        write_trace(where, predictor.model, ids, predictor.vocab, {})
+        write_trace(where, predictor, Text(ids, "val"))
     assert open_trace(where).positions == 299
     assert [p.name for p in tmp_path.iterdir()] == ["tr"]  # no half-written directory left beside it
 

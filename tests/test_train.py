@@ -11,8 +11,9 @@ from rnnlens.data.corpus import load_corpus
 from rnnlens.errors import RnnlensError
 from rnnlens.analyses.evaluation import evaluate
 from rnnlens.models.rnn.network import ModelConfig
-from rnnlens.models.predictor import load_predictor
-from rnnlens.training.loop import TrainOptions, learning_rate_for, resume_run, start_run
+from rnnlens.models.registry import load_predictor
+from rnnlens.models.rnn.fit import TrainOptions, resume_run, start_run
+from rnnlens.training.loop import learning_rate_for
 
 
 def unigram_entropy(text: str) -> float:
@@ -66,7 +67,7 @@ def test_a_killed_run_resumes_to_bit_identical_weights(war_and_peace, tmp_path):
             raise Killed  # like SIGKILL: nothing saved since batch 10
     with pytest.raises(Killed):
         start_run(corpus, config, options, tmp_path / "killed").fit(on_iteration=kill_in_epoch_two, **quiet)
-    resumed = resume_run(corpus, tmp_path / "killed")
+    resumed = resume_run(tmp_path / "killed", corpus=corpus)
     assert (resumed.progress.epoch, resumed.progress.batch) == (1, 10)
     resumed.fit(**quiet)
 
@@ -80,10 +81,10 @@ def test_a_killed_run_resumes_to_bit_identical_weights(war_and_peace, tmp_path):
 def test_a_run_directory_is_not_overwritten_and_resume_needs_a_run(wp_slice_file, tmp_path):
     corpus = load_corpus(text=wp_slice_file)
     with pytest.raises(RnnlensError, match="nothing to resume"):
-        resume_run(corpus, tmp_path / "none")
+        resume_run(tmp_path / "none", corpus=corpus)
     options = TrainOptions(epochs=1, batch_size=10, seq_length=20, save_every=0)
     trainer = start_run(corpus, ModelConfig("gru", len(corpus.vocab), 8, 1), options, tmp_path / "run")
-    trainer.train_batches.num_batches = 3  # a short epoch keeps the test fast
+    trainer.task.train_batches.num_batches = 3  # a short epoch keeps the test fast
     trainer.fit(show_progress=False, log=lambda _: None)
     with pytest.raises(RnnlensError, match="already holds a training run"):
         start_run(corpus, ModelConfig("gru", len(corpus.vocab), 8, 1), options, tmp_path / "run")

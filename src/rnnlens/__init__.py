@@ -5,18 +5,21 @@ The Python API mirrors the command line::
     from rnnlens import load_corpus, load_predictor, evaluate
     corpus = load_corpus(dataset="war-and-peace", data_dir="../shared/data")
     model = load_predictor("runs/lstm")
-    print(evaluate(model, corpus.split_ids("test")).line())
+    print(evaluate(model, corpus.split_ids("test")).summary())
 """
 
-from rnnlens.data.corpus import Corpus, Vocabulary, load_corpus
-from rnnlens.errors import RnnlensError
 from rnnlens.analyses.evaluation import Evaluation, evaluate
-from rnnlens.models.rnn.network import CharRNN, ModelConfig, count_parameters, solve_hidden_size
-from rnnlens.models.predictor import Predictor, load_predictor
-from rnnlens.training.loop import TrainOptions, Trainer, resume_run, start_run
+from rnnlens.data.corpus import Corpus, Vocabulary, load_corpus
+from rnnlens.data.features import register_feature
+from rnnlens.data.texts import Text, text_for
+from rnnlens.errors import RnnlensError
+from rnnlens.models.predictor import Predictor
+from rnnlens.models.registry import fit, load_predictor, register_kind
+from rnnlens.store.predictions import Predictions, predictions_for
+from rnnlens.store.traces import get_trace, open_trace
 
 __all__ = [
-    "CharRNN", "Corpus", "Evaluation", "ModelConfig", "Predictor", "RnnlensError", "TrainOptions", "Trainer",
-    "Vocabulary", "count_parameters", "evaluate", "load_corpus", "load_predictor", "resume_run",
-    "solve_hidden_size", "start_run",
+    "Corpus", "Evaluation", "Predictions", "Predictor", "RnnlensError", "Text", "Vocabulary", "evaluate", "fit",
+    "get_trace", "load_corpus", "load_predictor", "open_trace", "predictions_for", "register_feature",
+    "register_kind", "text_for",
 ]

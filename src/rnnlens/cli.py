@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from importlib.metadata import version
 
 from rnnlens.errors import RnnlensError
+from rnnlens.training.loop import Interrupted
 
 # each module has ``register(subparsers)`` which adds its parser and sets ``run``
 COMMANDS = ["train", "evaluate", "sample", "ngram", "nnn", "baselines", "trace", "cells", "saturation"]
@@ -17,10 +19,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rnnlens",
         description="Train character-level RNN/LSTM/GRU language models and see what happens inside them.",
     )
+    parser.add_argument("--version", action="version", version=f"rnnlens {version('rnnlens')}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"rnnlens.commands.{name}").register(subparsers)
+        command = subparsers.choices[name]
+        command.set_defaults(flags={action.dest: action.option_strings[0] for action in command._actions
+                                    if action.option_strings})
     return parser
 
 
@@ -29,10 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0
+    except Interrupted as err:
+        print(f"rnnlens {args.command}: interrupted: {err}", file=sys.stderr)
+        return 130
     except RnnlensError as err:
         if args.debug:
             raise
-        print(f"rnnlens {args.command}: error: {err}", file=sys.stderr)
+        print(f"rnnlens {args.command}: error: {err.render(args.flags)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"rnnlens {args.command}: interrupted", file=sys.stderr)

@@ -2,8 +2,11 @@
 
 Row ``n`` holds the modified Kneser-Ney model of order ``n+1`` (``n``
 characters of context; the paper's "20-gram" is order 21) and the n-NN on the
-last ``n`` characters. Models live in the run directory under names that say
-what made them (``ngram-order5/``, ``nnn-n3/``) and are reused when present.
+last ``n`` characters. Each model is a ``BaselineJob``: a registered kind, a
+spec and a directory name that says what made it (``ngram-order5/``,
+``nnn-n3/``); the table fits the missing ones through the registry, reuses
+the rest, and scores each through its cached predictions. Any kind can have
+rows: the family column is the kind's ``LABEL``.
 """
 
 from __future__ import annotations
@@ -14,15 +17,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from rnnlens.store import atomic
-from rnnlens.models.ngram import kneser_ney as ngram
-from rnnlens.models import nnn
-from rnnlens.store.runs import CONFIG_FILE, read_config
+from rnnlens.analyses.evaluation import Evaluation
+from rnnlens.analyses.result import Result
 from rnnlens.data.corpus import Corpus
+from rnnlens.data.texts import Text
 from rnnlens.errors import RnnlensError
-from rnnlens.analyses.evaluation import evaluate
-from rnnlens.analyses.result import new_figure, save_figure, write_csv
-from rnnlens.training.loop import TrainOptions
+from rnnlens.models import registry
+from rnnlens.render.figures import new_figure, save_figure
+from rnnlens.store.atomic import write_csv
+from rnnlens.store.predictions import predictions_for
+from rnnlens.store.runs import CONFIG_FILE, read_config
 
 NGRAM_CONTEXTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 20)
 NNN_CONTEXTS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
@@ -32,23 +36,41 @@ NNN_CONTEXTS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 class BaselineRow:
     """One model's loss on the split: ``nats`` and its bootstrap ``std`` in nats/char."""
 
-    family: str  # "n-gram" or "n-NN"
+    family: str  # the kind's label: "n-gram", "n-NN"
     context: int  # n: characters the model sees
     run_dir: str
     nats: float
     std: float
     chars: int
-    detail: str  # "order 5" or "hidden 256"
+    detail: str  # the model's description
 
     @property
     def bits(self) -> float:
         return self.nats / math.log(2)
 
 
+@dataclass(frozen=True)
+class BaselineJob:
+    """One model of the table: its kind, spec, characters of context and directory name."""
+
+    kind: str
+    spec: dict
+    context: int
+    name: str
+
+
+def paper_jobs(ngram_contexts: Sequence[int] = NGRAM_CONTEXTS, nnn_contexts: Sequence[int] = NNN_CONTEXTS,
+               nnn_spec: dict | None = None) -> list[BaselineJob]:
+    """The paper's rows: an order-(n+1) n-gram per n of ``ngram_contexts``, an n-NN per n of ``nnn_contexts``."""
+    jobs = [BaselineJob("ngram", {"order": n + 1}, n, f"ngram-order{n + 1}") for n in ngram_contexts]
+    return jobs + [BaselineJob("nnn", {**(nnn_spec or {}), "context": n}, n, f"nnn-n{n}") for n in nnn_contexts]
+
+
 @dataclass
-class BaselineTable:
+class BaselineTable(Result):
     """Table 2 for one corpus and split."""
 
+    name = "table2"
     corpus: str
     split: str
     rows: list[BaselineRow] = field(default_factory=list)
@@ -56,35 +78,36 @@ class BaselineTable:
     def lookup(self, family: str, context: int) -> BaselineRow | None:
         return next((r for r in self.rows if r.family == family and r.context == context), None)
 
-    def text(self) -> str:
-        """The table as printed: one line per n, nats/char ± bootstrap std."""
+    def families(self) -> list[str]:
+        return list(dict.fromkeys(r.family for r in self.rows))
+
+    def summary(self) -> str:
+        """The table as printed: one line per n, a column per family, nats/char ± bootstrap std."""
         contexts = sorted({r.context for r in self.rows})
         chars = self.rows[0].chars if self.rows else 0
+        families = self.families()
         lines = [f"Table 2: {self.corpus} {self.split} split ({chars:,} characters), nats/char ± bootstrap std",
-                 f"{'n':>3}  {'n-gram':>17}  {'n-NN':>17}"]
+                 f"{'n':>3}" + "".join(f"  {family:>17}" for family in families)]
         for n in contexts:
-            cells = []
-            for family in ("n-gram", "n-NN"):
-                row = self.lookup(family, n)
-                cells.append(f"{row.nats:.4f} ± {row.std:.4f}" if row else "-")
-            lines.append(f"{n:>3}  {cells[0]:>17}  {cells[1]:>17}")
+            cells = [self.lookup(family, n) for family in families]
+            lines.append(f"{n:>3}" + "".join(f"  {f'{r.nats:.4f} ± {r.std:.4f}' if r else '-':>17}" for r in cells))
         return "\n".join(lines)
 
-    def save(self, out_dir: str | os.PathLike) -> list[Path]:
-        out_dir = Path(out_dir)
+    def to_dict(self) -> dict:
+        return {"corpus": self.corpus, "split": self.split, "unit": "nats/char",
+                "rows": [{**asdict(r), "bits": r.bits} for r in self.rows]}
+
+    def write_files(self, out: Path) -> None:
+        """table2.csv and table2.png beside table2.json."""
         header = ["family", "context", "nats", "std", "bits", "chars", "detail", "run_dir"]
-        rows = [[r.family, r.context, r.nats, r.std, r.bits, r.chars, r.detail, r.run_dir] for r in self.rows]
-        paths = [write_csv(out_dir / "table2.csv", header, rows)]
-        atomic.write_json(out_dir / "table2.json", {"corpus": self.corpus, "split": self.split, "unit": "nats/char",
-                                                    "rows": [{**asdict(r), "bits": r.bits} for r in self.rows]})
-        paths.append(out_dir / "table2.json")
-        paths.append(save_figure(self.plot(), out_dir / "table2.png"))
-        return paths
+        write_csv(out / "table2.csv", header,
+                  [[r.family, r.context, r.nats, r.std, r.bits, r.chars, r.detail, r.run_dir] for r in self.rows])
+        save_figure(self.plot(), out / "table2.png")
 
     def plot(self):
         figure = new_figure(figsize=(5, 3.5))
         axes = figure.add_subplot()
-        for family, marker in (("n-gram", "o"), ("n-NN", "s")):
+        for family, marker in zip(self.families(), "os^Dv<>"):
             rows = sorted((r for r in self.rows if r.family == family), key=lambda r: r.context)
             if rows:
                 axes.errorbar([r.context for r in rows], [r.nats for r in rows], [r.std for r in rows],
@@ -92,45 +115,45 @@ class BaselineTable:
         axes.set_xlabel("n (characters of context)")
         axes.set_ylabel(f"{self.split} loss (nats/char)")
         axes.set_title(f"{self.corpus}: models that see n characters")
+        axes.xaxis.get_major_locator().set_params(integer=True)
         axes.legend()
         return figure
 
 
 def _reusable(run_dir: Path, kind: str, corpus: Corpus) -> bool:
-    """Whether ``run_dir`` already holds a finished model of ``kind`` trained on ``corpus``."""
+    """Whether ``run_dir`` already holds a finished model of ``kind`` fitted on ``corpus``."""
     if not (run_dir / CONFIG_FILE).is_file():
         return False
     config = read_config(run_dir)
     if config.get("kind") != kind or config["corpus"]["sha256"] != corpus.sha256 \
             or list(config["corpus"].get("fractions", [])) != list(corpus.fractions):
         raise RnnlensError(f"{run_dir} holds a {config.get('kind')} model of another corpus or split; "
-                           "remove it or choose another --out")
+                           "remove it or choose another output directory")
     return True
 
 
-def build_table(corpus: Corpus, out_dir: str | os.PathLike, ngram_contexts: Sequence[int] = NGRAM_CONTEXTS,
-                nnn_contexts: Sequence[int] = NNN_CONTEXTS, hidden_sizes: Sequence[int] = nnn.HIDDEN_GRID,
-                options: TrainOptions = nnn.DEFAULT_OPTIONS, batch: int = nnn.BATCH, split: str = "test",
-                data_dir: str | os.PathLike | None = None, show_progress: bool = False,
+def build_table(corpus: Corpus, out_dir: str | os.PathLike, jobs: Sequence[BaselineJob] | None = None,
+                split: str = "test", show_progress: bool = False,
                 log: Callable[[str], None] = print) -> BaselineTable:
-    """Estimate or reuse every model of Table 2 under ``out_dir`` and score it on ``split``."""
+    """Fit or reuse every model of ``jobs`` (default ``paper_jobs()``) under ``out_dir`` and score it on ``split``."""
+    jobs = paper_jobs() if jobs is None else list(jobs)
+    if not jobs:
+        raise RnnlensError("the table has no rows: ask for at least one model")
     out_dir = Path(out_dir)
-    ids = corpus.split_ids(split)
+    text = Text(corpus.split_ids(split), f"{corpus.name} {split} split")
     table = BaselineTable(corpus.name, split)
-    jobs = [("n-gram", n, out_dir / f"ngram-order{n + 1}", ngram) for n in ngram_contexts]
-    jobs += [("n-NN", n, out_dir / f"nnn-n{n}", nnn) for n in nnn_contexts]
-    for family, n, run_dir, module in jobs:
-        if _reusable(run_dir, module.KIND, corpus):
-            log(f"{run_dir}: reusing" + (" (re-estimating from the corpus)" if module is ngram else ""))
-            predictor = module.load(run_dir)
-        elif module is ngram:
-            predictor, config = ngram.estimate_corpus(corpus, n + 1, show_progress, data_dir)
-            ngram.save(run_dir, config)
-            log(f"{run_dir}: estimated order {n + 1} in {config['estimate_s']:.1f} s")
+    for job in jobs:
+        run_dir = out_dir / job.name
+        if _reusable(run_dir, job.kind, corpus):
+            log(f"{run_dir}: reusing")
         else:
-            predictor = nnn.train_run(corpus, n, run_dir, hidden_sizes, options, batch, show_progress, log)
-        detail = f"order {n + 1}" if module is ngram else f"hidden {predictor.model.config.hidden_size}"
-        result = evaluate(predictor, ids)
-        log(f"  {n} characters, {family} ({detail}): {result.line()}")
-        table.rows.append(BaselineRow(family, n, str(run_dir), result.nats, result.std, result.chars, detail))
+            registry.fit(job.kind, job.spec, corpus, run_dir, log=log, show_progress=show_progress)
+            log(f"{run_dir}: fitted")
+        predictor = registry.load_predictor(run_dir)
+        predictions = predictions_for(predictor, text)
+        result = Evaluation.from_log_probs(predictions.log_probs)
+        label = registry.kind(job.kind).LABEL
+        log(f"  {job.context} characters, {label} ({predictor.description}): {result.summary()}")
+        table.rows.append(BaselineRow(label, job.context, str(run_dir), result.nats, result.std, result.chars,
+                                      predictor.description))
     return table

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnnlens.models.predictor import Predictor
 from rnnlens.analyses.bootstrap import bootstrap_std
+from rnnlens.analyses.result import Result
+from rnnlens.models.predictor import Predictor
 
 
 @dataclass(frozen=True)
-class Evaluation:
-    """Loss of a predictor on a text: mean and bootstrap std in nats/char, and bits/char."""
+class Evaluation(Result):
+    """Loss of a predictor on a text: mean and bootstrap std in nats/char, and bits/char.
+
+    ``model`` and ``text`` say who was scored on what (identities, as ``Predictions`` hold them).
+    """
 
     nats: float
     std: float
     chars: int
+    model: dict = field(default_factory=dict)
+    text: dict = field(default_factory=dict)
+
+    name = "evaluation"
 
     @property
     def bits(self) -> float:
@@ -28,14 +36,16 @@ class Evaluation:
         return self.std / math.log(2)
 
     @classmethod
-    def from_log_probs(cls, log_probs: np.ndarray) -> "Evaluation":
+    def from_log_probs(cls, log_probs: np.ndarray, model: dict | None = None, text: dict | None = None) -> "Evaluation":
         losses = -np.asarray(log_probs, dtype=np.float64)
-        return cls(nats=float(losses.mean()), std=bootstrap_std(losses), chars=len(losses))
+        return cls(nats=float(losses.mean()), std=bootstrap_std(losses), chars=len(losses), model=model or {},
+                   text=text or {})
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "bits": self.bits, "bits_std": self.bits_std}
+        return {"nats": self.nats, "std": self.std, "bits": self.bits, "bits_std": self.bits_std,
+                "chars": self.chars, "model": self.model, "text": self.text}
 
-    def line(self) -> str:
+    def summary(self) -> str:
         return (f"{self.nats:.4f} ± {self.std:.4f} nats/char ({self.bits:.4f} ± {self.bits_std:.4f} bits/char) "
                 f"over {self.chars:,} characters")
 

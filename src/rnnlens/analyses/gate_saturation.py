@@ -10,16 +10,17 @@ other, as in the paper.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rnnlens.store import atomic
+from rnnlens.analyses.result import Result
+from rnnlens.checks import FRACTION
 from rnnlens.errors import RnnlensError
-from rnnlens.analyses.result import new_figure, save_figure, write_csv
-from rnnlens.models.rnn.trace import GATES, Trace, layer_key
+from rnnlens.models.trace import Trace, layer_key
+from rnnlens.render.figures import new_figure, save_figure
+from rnnlens.store.atomic import write_csv
 
 LOW, HIGH = 0.1, 0.9
 ROW_BLOCK = 65536  # time steps read at a time from a memory-mapped trace
@@ -39,19 +40,19 @@ def saturation_fractions(gate: np.ndarray, low: float = LOW, high: float = HIGH)
 
 
 @dataclass
-class GateSaturation:
+class GateSaturation(Result):
     """Left/right saturation fractions per (layer, gate) as ``(units,)`` arrays."""
 
-    model_type: str
-    num_layers: int
-    gates: tuple[str, ...]
+    name = "saturation"
+    layers: list[int]
+    gates: list[str]
     left: dict[tuple[int, str], np.ndarray]
     right: dict[tuple[int, str], np.ndarray]
     low: float
     high: float
     info: dict
 
-    def summary(self) -> list[dict]:
+    def rows(self) -> list[dict]:
         """Per layer and gate: mean fractions and how many units are mostly shut or open (> 50% of steps)."""
         rows = []
         for (layer, gate), left in self.left.items():
@@ -61,37 +62,37 @@ class GateSaturation:
                          "mostly_left": int((left > 0.5).sum()), "mostly_right": int((right > 0.5).sum())})
         return rows
 
-    def table(self) -> str:
+    def to_dict(self) -> dict:
+        return {"low": self.low, "high": self.high, "gates": self.gates, "layers": self.layers, "info": self.info,
+                "summary": self.rows()}
+
+    def summary(self) -> str:
         lines = [f"{'layer':>5} {'gate':<12} {'units':>5} {'mean <' + str(self.low):>9} {'mean >' + str(self.high):>9} "
                  f"{'>50% left':>9} {'>50% right':>10}", "-" * 66]
-        for r in self.summary():
+        for r in self.rows():
             lines.append(f"{r['layer']:>5} {r['gate']:<12} {r['units']:>5} {r['mean_left']:>9.3f} "
                          f"{r['mean_right']:>9.3f} {r['mostly_left']:>9} {r['mostly_right']:>10}")
         return "\n".join(lines)
 
-    def save(self, out_dir: str | os.PathLike) -> list[Path]:
-        """Write saturation.csv (every unit), saturation.json (summary), saturation.png and .svg."""
-        out = Path(out_dir)
+    def write_files(self, out: Path) -> None:
+        """saturation.csv (every unit), saturation.png and .svg."""
         rows = [[layer, gate, unit, float(l), float(r)]
                 for (layer, gate), left in self.left.items()
                 for unit, (l, r) in enumerate(zip(left, self.right[(layer, gate)]))]
-        paths = [write_csv(out / "saturation.csv", ["layer", "gate", "unit", "left_saturated", "right_saturated"], rows)]
-        atomic.write_json(out / "saturation.json", {"low": self.low, "high": self.high, "model_type": self.model_type,
-                                                    "info": self.info, "summary": self.summary()})
-        paths.append(out / "saturation.json")
+        write_csv(out / "saturation.csv", ["layer", "gate", "unit", "left_saturated", "right_saturated"], rows)
         figure = self.plot()
-        paths += [save_figure(figure, out / "saturation.png"), save_figure(figure, out / "saturation.svg")]
-        return paths
+        save_figure(figure, out / "saturation.png")
+        save_figure(figure, out / "saturation.svg")
 
     def plot(self):
         """One row per gate type, one panel per layer; x: fraction left-saturated, y: right-saturated."""
         colors = {"input_gate": "tab:green", "forget_gate": "tab:red", "output_gate": "tab:blue",
                   "update_gate": "tab:purple", "reset_gate": "tab:orange"}
-        figure = new_figure(figsize=(3.0 * self.num_layers, 3.0 * len(self.gates)))
-        axes = figure.subplots(len(self.gates), self.num_layers, squeeze=False)
+        figure = new_figure(figsize=(3.0 * len(self.layers), 3.0 * len(self.gates)))
+        axes = figure.subplots(len(self.gates), len(self.layers), squeeze=False)
         for row, gate in enumerate(self.gates):
-            for layer in range(1, self.num_layers + 1):
-                ax = axes[row, layer - 1]
+            for column, layer in enumerate(self.layers):
+                ax = axes[row, column]
                 ax.plot([0, 1], [1, 0], color="0.6", lw=0.8, ls="--")
                 ax.scatter(self.left[(layer, gate)], self.right[(layer, gate)], s=9, alpha=0.6,
                            color=colors.get(gate, "black"), edgecolors="none")
@@ -101,27 +102,29 @@ class GateSaturation:
                 ax.set_title(f"layer {layer} {gate.replace('_', ' ')}", fontsize=9)
                 if row == len(self.gates) - 1:
                     ax.set_xlabel(f"fraction < {self.low} (left saturated)", fontsize=8)
-                if layer == 1:
+                if column == 0:
                     ax.set_ylabel(f"fraction > {self.high} (right saturated)", fontsize=8)
                 ax.tick_params(labelsize=7)
-        figure.suptitle(f"{self.model_type.upper()} gate saturation", fontsize=10)
+        figure.suptitle(f"gate saturation: {self.info.get('model_description', '')}", fontsize=10)
         figure.tight_layout()
         return figure
 
 
 def gate_saturation(trace: Trace, low: float = LOW, high: float = HIGH) -> GateSaturation:
-    """Saturation fractions of every gate unit of every layer over the whole trace."""
-    gates = GATES[trace.model_type]
+    """Saturation fractions of every gate unit of every layer over the whole trace (the gates the trace names)."""
+    FRACTION.check("low", low)
+    FRACTION.check("high", high)
+    if low >= high:
+        raise RnnlensError(f"low {low} must be below high {high}: a gate is left-saturated below low, "
+                           "right-saturated above high")
+    gates = trace.gates()
     if not gates:
-        raise RnnlensError("a vanilla RNN has no gates; gate saturation needs an LSTM or a GRU")
+        raise RnnlensError(f"{trace.info.get('model_description', 'this model')} has no gates; "
+                           "gate saturation needs an LSTM or a GRU")
     left, right = {}, {}
-    for layer in range(1, trace.num_layers + 1):
+    for layer in trace.layers:
         for gate in gates:
             left[(layer, gate)], right[(layer, gate)] = saturation_fractions(trace[layer_key(layer, gate)], low, high)
-    info = {k: trace.info[k] for k in ("model", "run", "text") if k in trace.info}
-    return GateSaturation(trace.model_type, trace.num_layers, gates, left, right, low, high, info)
+    info = {k: trace.info[k] for k in ("model", "model_description", "text") if k in trace.info}
+    return GateSaturation(trace.layers, gates, left, right, low, high, info)
 
-
-def gate_keys(model_type: str, num_layers: int) -> set[str]:
-    """The trace keys ``gate_saturation`` reads."""
-    return {layer_key(k, g) for k in range(1, num_layers + 1) for g in GATES[model_type]}

@@ -13,25 +13,26 @@ feature varies most.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rnnlens.store import atomic
-from rnnlens.render.cell_pictures import CellPicture, plot_pictures, save_html
-from rnnlens.errors import RnnlensError
+from rnnlens.analyses.result import Result
+from rnnlens.checks import COUNT
 from rnnlens.data.features import FEATURES, Feature
-from rnnlens.analyses.result import save_figure, write_csv
-from rnnlens.models.rnn.trace import Trace, layer_key
+from rnnlens.errors import RnnlensError
+from rnnlens.models.trace import Trace, layer_key
+from rnnlens.render.cell_pictures import CellPicture, plot_pictures, save_html
+from rnnlens.render.figures import save_figure
+from rnnlens.store.atomic import write_csv
 
 UNIT_BLOCK = 64  # units scored at a time: bounds memory on long traces
 
 
-def default_quantity(model_type: str) -> str:
-    """tanh(c) for an LSTM (what the paper colours), h otherwise."""
-    return "tanh_cell" if model_type == "lstm" else "hidden"
+def default_quantity(keys: list[str]) -> str:
+    """tanh(c) for a model with a cell, as an LSTM (what the paper colours), h otherwise."""
+    return "tanh_cell" if any(key.endswith(".cell") for key in keys) else "hidden"
 
 
 def unit_values(trace: Trace, layer: int, quantity: str, index=np.s_[:, :]) -> np.ndarray:
@@ -44,10 +45,11 @@ def unit_values(trace: Trace, layer: int, quantity: str, index=np.s_[:, :]) -> n
     return np.asarray(trace[layer_key(layer, quantity)][index])
 
 
-def quantity_keys(num_layers: int, quantity: str) -> set[str]:
-    """The trace keys that ``unit_values`` reads for ``quantity``."""
+def quantity_keys(keys: list[str], quantity: str | None) -> set[str]:
+    """The keys among a model's ``keys`` that ``unit_values`` reads for ``quantity`` (None: the default)."""
+    quantity = quantity or default_quantity(keys)
     stored = "cell" if quantity == "tanh_cell" else quantity
-    return {layer_key(k, stored) for k in range(1, num_layers + 1)}
+    return {key for key in keys if key.startswith("layer") and key.split(".")[-1] == stored}
 
 
 def correlations(values: np.ndarray, features: np.ndarray) -> np.ndarray:
@@ -142,21 +144,23 @@ class CellMatch:
 
 
 @dataclass
-class InterpretableCells:
+class InterpretableCells(Result):
     """Scores of every unit against every feature, and the best unit per feature.
 
     ``scores[feature]`` is ``(layers, units)``: r for numeric features, the
     raw AUC for binary ones (NaN where the feature is constant on the text).
     """
 
+    name = "cells"
     quantity: str
+    layers: list[int]
     features: dict[str, Feature]
     scores: dict[str, np.ndarray]
     best: list[CellMatch]
     pictures: list[CellPicture]
     info: dict
 
-    def table(self) -> str:
+    def summary(self) -> str:
         """The best unit of each feature, one line per feature."""
         lines = [f"{'feature':<20} {'kind':<8} {'layer':>5} {'unit':>5} {'metric':>6} {'score':>7}  direction",
                  "-" * 72]
@@ -177,32 +181,26 @@ class InterpretableCells:
         }
 
     def heading(self) -> str:
-        model = self.info.get("model", {})
-        run = self.info.get("run", {}).get("dir", "")
-        return (f"Best cells per feature: {model.get('num_layers')}-layer {model.get('model_type', '').upper()} "
-                f"hidden {model.get('hidden_size')} {run}, quantity {self.quantity}")
+        run = self.info.get("model", {}).get("run_dir", "")
+        return f"Best cells per feature: {self.info.get('model_description', '')} {run}, quantity {self.quantity}"
 
-    def save(self, out_dir: str | os.PathLike) -> list[Path]:
-        """Write cells.json, best_cells.csv, scores.csv (every unit), cells.html and cells.png."""
-        out = Path(out_dir)
-        paths = [out / "cells.json"]
-        atomic.write_json(paths[0], self.to_dict())
-        paths.append(write_csv(out / "best_cells.csv",
-                               ["feature", "kind", "metric", "layer", "unit", "score", "value", "direction",
-                                "window_start", "window_end"],
-                               [[m.feature, m.kind, m.metric, m.layer, m.unit, m.score, m.value, m.direction,
-                                 *m.window] for m in self.best]))
+    def write_files(self, out: Path) -> None:
+        """best_cells.csv, scores.csv (every unit), cells.html and cells.png beside cells.json."""
+        write_csv(out / "best_cells.csv",
+                  ["feature", "kind", "metric", "layer", "unit", "score", "value", "direction",
+                   "window_start", "window_end"],
+                  [[m.feature, m.kind, m.metric, m.layer, m.unit, m.score, m.value, m.direction, *m.window]
+                   for m in self.best])
         rows = []
         for name, table in self.scores.items():
-            for layer, values in enumerate(table, start=1):
+            for layer, values in zip(self.layers, table):
                 for unit, value in enumerate(values):
                     score = abs(value) if self.features[name].kind == "numeric" else max(value, 1 - value)
                     rows.append([name, self.features[name].kind, layer, unit, value, score])
-        paths.append(write_csv(out / "scores.csv", ["feature", "kind", "layer", "unit", "value", "score"], rows))
-        paths.append(save_html(out / "cells.html", self.pictures, self.heading()))
+        write_csv(out / "scores.csv", ["feature", "kind", "layer", "unit", "value", "score"], rows)
+        save_html(out / "cells.html", self.pictures, self.heading())
         if self.pictures:
-            paths.append(save_figure(self.plot(), out / "cells.png"))
-        return paths
+            save_figure(self.plot(), out / "cells.png")
 
     def plot(self):
         """The cell pictures of the best units, stacked (PNG/SVG via ``save_figure``)."""
@@ -226,7 +224,9 @@ def find_interpretable_cells(trace: Trace, features: list[str] | dict[str, Featu
         if unknown:
             raise RnnlensError(f"unknown feature(s) {', '.join(unknown)}; known: {', '.join(FEATURES)}")
         chosen = {n: FEATURES[n] for n in features}
-    quantity = quantity or default_quantity(trace.model_type)
+    COUNT.check("window", window)
+    quantity = quantity or default_quantity(list(trace))
+    layers = trace.layers
     positions = trace.positions
     if positions < 2:
         raise RnnlensError("the text is too short to score cells: give at least 3 characters")
@@ -237,7 +237,7 @@ def find_interpretable_cells(trace: Trace, features: list[str] | dict[str, Featu
     numeric_values = np.stack([values_of[n] for n in numeric], axis=1) if numeric else None
     binary_values = np.stack([values_of[n] for n in binary], axis=1).astype(bool) if binary else None
     blocks = []  # (units, features) per block of units, layer by layer
-    for layer in range(1, trace.num_layers + 1):
+    for layer in layers:
         values = unit_values(trace, layer, quantity)
         for start in range(0, values.shape[1], UNIT_BLOCK):
             block = values[:, start:start + UNIT_BLOCK]
@@ -247,8 +247,7 @@ def find_interpretable_cells(trace: Trace, features: list[str] | dict[str, Featu
             if binary:
                 parts.append(aucs(block, binary_values))
             blocks.append((layer, np.concatenate(parts, axis=1)))
-    by_layer = [np.concatenate([b for layer_, b in blocks if layer_ == layer]) for layer in
-                range(1, trace.num_layers + 1)]
+    by_layer = [np.concatenate([b for layer_, b in blocks if layer_ == layer]) for layer in layers]
     scores = {name: np.stack([table[:, i] for table in by_layer]) for i, name in enumerate(numeric + binary)}
     scores = {name: scores[name] for name in chosen}
 
@@ -259,18 +258,18 @@ def find_interpretable_cells(trace: Trace, features: list[str] | dict[str, Featu
         if np.isnan(table).all():
             continue
         folded = np.abs(table) if feature.kind == "numeric" else np.maximum(table, 1 - table)
-        layer, unit = np.unravel_index(np.nanargmax(folded), folded.shape)
-        value = float(table[layer, unit])
+        row, unit = np.unravel_index(np.nanargmax(folded), folded.shape)
+        value = float(table[row, unit])
         if feature.kind == "numeric":
             metric, direction = "|r|", "rises with" if value > 0 else "falls with"
         else:
             metric, direction = "AUC", "higher inside" if value >= 0.5 else "lower inside"
         span = representative_window(values_of[name], line_starts, window)
-        match = CellMatch(name, feature.kind, metric, int(layer) + 1, int(unit), float(folded[layer, unit]), value,
+        match = CellMatch(name, feature.kind, metric, layers[row], int(unit), float(folded[row, unit]), value,
                           f"{direction} the feature" if feature.kind == "numeric" else direction, span)
         best.append(match)
         column = unit_values(trace, match.layer, quantity, np.s_[span[0]:span[1], match.unit])
         pictures.append(CellPicture(text[span[0]:span[1]], np.asarray(column, dtype=np.float64),
                                     f"{match.describe()}; {quantity} of layer {match.layer} unit {match.unit}"))
-    info = {k: trace.info[k] for k in ("model", "run", "text") if k in trace.info}
-    return InterpretableCells(quantity, chosen, scores, best, pictures, info)
+    info = {k: trace.info[k] for k in ("model", "model_description", "text") if k in trace.info}
+    return InterpretableCells(quantity, layers, chosen, scores, best, pictures, info)

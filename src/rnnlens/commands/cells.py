@@ -4,27 +4,28 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 from pathlib import Path
 
-from rnnlens.analyses.interpretable_cells import default_quantity, find_interpretable_cells, quantity_keys
-from rnnlens.errors import RnnlensError
-from rnnlens.data.features import FEATURES
+from rnnlens.analyses.interpretable_cells import find_interpretable_cells, quantity_keys
+from rnnlens.checks import COUNT
+from rnnlens.commands.analysis import add_trace_analysis_options, report, trace_from_args
 from rnnlens.commands.common import Stopwatch, log
-from rnnlens.commands.trace import add_analysis_options, trace_from_args
+from rnnlens.data.features import FEATURES
+from rnnlens.errors import RnnlensError
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("cells", help="rank every cell against text features; pictures of the best",
                                    description=__doc__)
-    add_analysis_options(parser, "cells.json, best_cells.csv, scores.csv, cells.html, cells.png")
+    add_trace_analysis_options(parser, "cells.json, best_cells.csv, scores.csv, cells.html, cells.png")
     parser.add_argument("--quantity", help="what to score: tanh_cell (default for an LSTM), cell, hidden "
                                            "(default otherwise) or a gate such as forget_gate")
-    parser.add_argument("--features", nargs="+", metavar="NAME", help=f"features to score (default: all: "
-                                                                      f"{', '.join(FEATURES)})")
+    parser.add_argument("--features", nargs="+", metavar="NAME",
+                        help=f"features to score (default: all: {', '.join(FEATURES)})")
     parser.add_argument("--feature-file", action="append", default=[], metavar="FILE.py",
                         help="a Python file whose @register_feature functions are added (repeatable)")
-    parser.add_argument("--window", type=int, default=400, help="characters in each picture (default 400)")
+    parser.add_argument("--window", type=COUNT.argparse_type(), default=400,
+                        help="characters in each picture (default: 400)")
     parser.set_defaults(run=run)
 
 
@@ -34,7 +35,10 @@ def load_feature_file(path: str) -> None:
         raise RnnlensError(f"{path}: no such feature file")
     spec = importlib.util.spec_from_file_location(f"rnnlens_user_features_{Path(path).stem}", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:  # the user's code: say where it failed, in one line
+        raise RnnlensError(f"{path}: the feature file failed to load ({type(err).__name__}: {err})") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,14 +49,10 @@ def run(args: argparse.Namespace) -> int:
     added = [name for name in FEATURES if name not in before]
     if args.feature_file:
         log(f"added feature(s) from {', '.join(args.feature_file)}: {', '.join(added) or 'none'}")
-    trace = trace_from_args(args, lambda config: {"prob"} | quantity_keys(
-        config.num_layers, args.quantity or default_quantity(config.model_type)))
-    result = find_interpretable_cells(trace, features=args.features, quantity=args.quantity, window=args.window)
-    paths = result.save(args.out)
-    if args.json:
-        print(json.dumps(result.to_dict()))
-    else:
-        print(result.table())
-    log(f"wrote {', '.join(str(p) for p in paths)}")
+    unknown = [name for name in args.features or [] if name not in FEATURES]
+    if unknown:
+        raise RnnlensError(f"unknown feature(s) {', '.join(unknown)}; known: {', '.join(FEATURES)}")
+    trace = trace_from_args(args, lambda keys, gates: {"prob"} | quantity_keys(keys, args.quantity))
+    report(find_interpretable_cells(trace, features=args.features, quantity=args.quantity, window=args.window), args)
     log(f"took {clock}")
     return 0

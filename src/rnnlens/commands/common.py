@@ -1,4 +1,4 @@
-"""Options and steps that several subcommands share: corpora, texts to score, reporting."""
+"""Options and steps that several subcommands share: corpora, texts to score, devices, reporting."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import argparse
 import sys
 import time
 
-import numpy as np
-
-from rnnlens.data.corpus import Corpus, load_corpus, load_corpus_spec, read_text
-from rnnlens.errors import RnnlensError
+from rnnlens.checks import COUNT, FRACTION
+from rnnlens.data.corpus import SPLITS, Corpus, load_corpus
+from rnnlens.data.texts import Text, text_for
 from rnnlens.models.predictor import Predictor
+from rnnlens.store.outputs import check_replaceable
 
 
 def add_corpus_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -19,7 +19,8 @@ def add_corpus_options(parser: argparse.ArgumentParser, required: bool = True) -
     source.add_argument("--dataset", help="named corpus: war-and-peace or linux-kernel")
     source.add_argument("--text", help="a UTF-8 text file, or a directory of them")
     add_data_dir(parser)
-    parser.add_argument("--split-fractions", type=float, nargs=3, metavar=("TRAIN", "VAL", "TEST"),
+    parser.add_argument("--split-fractions", type=FRACTION.argparse_type(), nargs=3, metavar=("TRAIN", "VAL", "TEST"),
+                        dest="fractions",
                         help="fractions of the text for each split, in file order (default: the dataset's, or 0.8 0.1 0.1)")
 
 
@@ -28,14 +29,13 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def corpus_from_args(args: argparse.Namespace) -> Corpus:
-    return load_corpus(dataset=args.dataset, text=args.text, data_dir=args.data_dir, fractions=args.split_fractions)
+    return load_corpus(dataset=args.dataset, text=args.text, data_dir=args.data_dir, fractions=args.fractions)
 
 
-def add_text_source(parser: argparse.ArgumentParser, default_split: str | None = "test") -> None:
+def add_text_source(parser: argparse.ArgumentParser, default_split: str = "test") -> None:
     """``--split S | --text FILE`` to choose what to score, and ``--skip-unknown``."""
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--split", choices=["train", "val", "test"],
-                        help=f"a split of the model's own corpus (default: {default_split})")
+    source.add_argument("--split", choices=SPLITS, help=f"a split of the model's own corpus (default: {default_split})")
     source.add_argument("--text", help="any UTF-8 text file")
     add_data_dir(parser)
     parser.add_argument("--skip-unknown", action="store_true",
@@ -43,16 +43,39 @@ def add_text_source(parser: argparse.ArgumentParser, default_split: str | None =
     parser.set_defaults(default_split=default_split)
 
 
-def text_from_args(args: argparse.Namespace, predictor: Predictor) -> tuple[np.ndarray, str]:
-    """The ids to score and a description of where they came from."""
-    if args.text:
-        text = read_text(args.text)
-        return predictor.vocab.encode(text, skip_unknown=args.skip_unknown), args.text
-    split = args.split or args.default_split
-    if split is None:
-        raise RnnlensError("give --split S or --text FILE")
-    corpus = load_corpus_spec(predictor.corpus_spec, args.data_dir)
-    return corpus.split_ids(split), f"{corpus.name} {split} split"
+def text_from_args(args: argparse.Namespace, predictor: Predictor) -> Text:
+    """The text ``--split``/``--text`` name, in the predictor's ids."""
+    split = None if args.text else args.split or args.default_split
+    return text_for(predictor.vocab, predictor.corpus_spec, split=split, file=args.text,
+                    skip_unknown=args.skip_unknown, data_dir=args.data_dir)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """``--weights`` and ``--device`` for commands that load a model."""
+    parser.add_argument("--weights", choices=["best", "last"], default="best",
+                        help="which checkpoint of a trained network to use (default: best)")
+    add_device(parser)
+
+
+def add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto: a GPU where there is one (default: auto)")
+
+
+def add_reporting(parser: argparse.ArgumentParser, json_help: str | None = "print the result as one JSON object") -> None:
+    """``--quiet`` (no progress bars) and, with ``json_help``, ``--json``."""
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    if json_help:
+        parser.add_argument("--json", action="store_true", help=json_help)
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars only on a terminal: piped output gets the one-line-per-step log, never bar frames."""
+    return not args.quiet and sys.stderr.isatty()
+
+
+def check_out(path: str, holds: str) -> None:
+    """Refuse an output directory before any work (see ``store.outputs``)."""
+    check_replaceable(path, holds)
 
 
 def log(message: str) -> None:
@@ -68,3 +91,6 @@ class Stopwatch:
 
     def __str__(self) -> str:
         return f"{time.perf_counter() - self.start:.1f} s"
+
+
+POSITIVE_COUNT = COUNT.argparse_type()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from rnnlens.analyses.evaluation import evaluate
-from rnnlens.models.predictor import load_predictor
-from rnnlens.commands.common import Stopwatch, add_text_source, log, text_from_args
+from rnnlens.analyses.evaluation import Evaluation
+from rnnlens.commands.common import Stopwatch, add_model_options, add_reporting, add_text_source, log, text_from_args
+from rnnlens.models.registry import load_predictor
+from rnnlens.store.predictions import predictions_for
 
 
 def register(subparsers) -> None:
@@ -15,21 +16,20 @@ def register(subparsers) -> None:
                                    description=__doc__)
     parser.add_argument("model_dir", metavar="DIR", help="a model's run directory")
     add_text_source(parser, default_split="test")
-    parser.add_argument("--weights", choices=["best", "last"], default="best", help="which checkpoint of a trained network to use")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (for neural models)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_model_options(parser)
+    add_reporting(parser, "print one JSON object on stdout")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     clock = Stopwatch()
     predictor = load_predictor(args.model_dir, weights=args.weights, device=args.device)
-    ids, where = text_from_args(args, predictor)
-    result = evaluate(predictor, ids)
+    text = text_from_args(args, predictor)
+    predictions = predictions_for(predictor, text)
+    result = Evaluation.from_log_probs(predictions.log_probs, predictions.model, predictions.text)
     if args.json:
-        print(json.dumps({**result.to_dict(), "text": where, "model": args.model_dir}))
+        print(json.dumps(result.to_dict()))
     else:
-        print(f"{args.model_dir} on {where}: {result.line()}")
+        print(f"{args.model_dir} ({predictor.description}) on {text.source}: {result.summary()}")
     log(f"took {clock}")
     return 0
-

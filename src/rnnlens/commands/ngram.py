@@ -3,46 +3,51 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
-from rnnlens.models.ngram.arpa import write_arpa
-from rnnlens.models.ngram.kneser_ney import estimate_corpus, save
-from rnnlens.data.corpus import data_directory
 from rnnlens.analyses.evaluation import evaluate
-from rnnlens.commands.common import Stopwatch, add_corpus_options, corpus_from_args, log
+from rnnlens.checks import COUNT
+from rnnlens.commands.common import Stopwatch, add_corpus_options, add_reporting, corpus_from_args, log, show_progress
+from rnnlens.models.ngram.arpa import write_arpa
+from rnnlens.models.registry import fit, load_predictor
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("ngram", help="estimate a modified Kneser-Ney n-gram model (KenLM's formulas)",
+    parser = subparsers.add_parser("ngram", help="estimate an n-gram model (modified Kneser-Ney, KenLM's formulas)",
                                    description=__doc__)
     add_corpus_options(parser)
-    parser.add_argument("--order", type=int, required=True,
+    parser.add_argument("--order", type=COUNT.argparse_type(), required=True,
                         help="order N: the model sees the last N-1 characters (the paper's 20-gram is --order 21)")
     parser.add_argument("--out", required=True, help="run directory for config.json (rnnlens evaluate reads it)")
     parser.add_argument("--arpa", help="also write the model as an ARPA file (space, newline, tab as <sp>, <nl>, <tab>)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_reporting(parser, "print the n-gram counts, discounts and validation loss as one JSON object")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     clock = Stopwatch()
     corpus = corpus_from_args(args)
-    train = corpus.split_ids("train")
-    log(f"read {corpus.name}: {len(corpus):,} characters, vocabulary {len(corpus.vocab)}; train split {len(train):,}")
-    data_dir = data_directory(args.data_dir) if args.dataset else None
-    predictor, config = estimate_corpus(corpus, args.order, show_progress=not args.quiet, data_dir=data_dir)
+    log(f"read {corpus.name}: {len(corpus):,} characters, vocabulary {len(corpus.vocab)}; "
+        f"train split {len(corpus.split_ids('train')):,}")
+    fit("ngram", {"order": args.order}, corpus, args.out, log=log, show_progress=show_progress(args))
+    predictor = load_predictor(args.out)
+    config = predictor.info
     for s in config["orders"]:
         d1, d2, d3 = s["discounts"]
         log(f"order {s['order']:2d}: {s['ngrams']:>10,} n-grams  D1 {d1:.4f}  D2 {d2:.4f}  D3+ {d3:.4f}"
             + ("  (fallback: too few counts of counts)" if s["fallback"] else ""))
     log(f"estimated order {args.order} in {config['estimate_s']:.1f} s")
-    path = save(args.out, config)
     val = corpus.split_ids("val")
-    if len(val) > 1:
-        log(f"validation loss {evaluate(predictor, val).line()}")
-    written = [str(path)]
+    result = evaluate(predictor, val) if len(val) > 1 else None
+    if result is not None:
+        log(f"validation loss {result.summary()}")
+    written = [os.path.join(args.out, "config.json")]
     if args.arpa:
         written.append(str(write_arpa(args.arpa, predictor.tables, corpus.vocab)))
         log(f"ARPA file {args.arpa}: {os.path.getsize(args.arpa):,} bytes")
     log(f"wrote {', '.join(written)}; took {clock}")
+    if args.json:
+        print(json.dumps({"run": args.out, "order": args.order, "orders": config["orders"],
+                          "validation": result.to_dict() if result else None}))
     return 0

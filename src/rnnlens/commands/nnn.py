@@ -1,41 +1,40 @@
-"""``rnnlens nnn``: train an n-NN (one tanh layer on the last n characters) with the RNNs' optimiser."""
+"""``rnnlens nnn``: train an n-NN model (one tanh layer on the last n characters) with the RNNs' optimiser."""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
+import json
+from dataclasses import fields
 
-from rnnlens.models.nnn import BATCH, DEFAULT_OPTIONS, HIDDEN_GRID, train_run
 from rnnlens.analyses.evaluation import evaluate
-from rnnlens.commands.common import Stopwatch, add_corpus_options, corpus_from_args, log
-from rnnlens.commands.train import HELP
-
-OPTIONS = ("epochs", "learning_rate", "rmsprop_decay", "lr_decay", "lr_decay_after", "grad_clip", "init_range",
-           "patience", "seed")
+from rnnlens.checks import COUNT
+from rnnlens.commands.common import Stopwatch, add_corpus_options, add_reporting, corpus_from_args, log, show_progress
+from rnnlens.commands.train import add_option_flags
+from rnnlens.models.nnn import HIDDEN_GRID, NNNOptions
+from rnnlens.models.registry import fit, load_predictor
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
-    """The n-NN's hidden-size grid, minibatch and the RNN protocol's optimiser options."""
-    parser.add_argument("--hidden", type=int, nargs="+", default=list(HIDDEN_GRID),
-                        help=f"hidden sizes to try; the best on the validation split is kept (default: {HIDDEN_GRID})")
-    parser.add_argument("--batch", type=int, default=BATCH, help=f"positions per update (default: {BATCH})")
-    for name in OPTIONS:
-        default = getattr(DEFAULT_OPTIONS, name)
-        parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=default,
-                            help=f"{HELP[name]} (default: {default})")
+    """The n-NN's hidden-size grid and the shared loop's options (minibatch positions included)."""
+    parser.add_argument("--hidden", type=COUNT.argparse_type(), nargs="+", default=list(HIDDEN_GRID),
+                        help=f"hidden sizes to try; the best on the validation split is kept "
+                             f"(default: {' '.join(map(str, HIDDEN_GRID))})")
+    add_option_flags(parser, NNNOptions, NNNOptions(device="auto"))
 
 
-def training_options(args: argparse.Namespace):
-    return replace(DEFAULT_OPTIONS, **{name: getattr(args, name) for name in OPTIONS})
+def nnn_spec(args: argparse.Namespace) -> dict:
+    """The n-NN options given on the command line (without the context)."""
+    given = {f.name: getattr(args, f.name) for f in fields(NNNOptions) if getattr(args, f.name) is not None}
+    return {"device": "auto", **given, "hidden_sizes": args.hidden}
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("nnn", help="train an n-NN on the last n characters", description=__doc__)
+    parser = subparsers.add_parser("nnn", help="train an n-NN model on the last n characters", description=__doc__)
     add_corpus_options(parser)
-    parser.add_argument("--context", type=int, required=True, help="n: characters of context")
+    parser.add_argument("--context", type=COUNT.argparse_type(), required=True, help="n: characters of context")
     add_training_options(parser)
     parser.add_argument("--out", required=True, help="run directory for config.json and best.safetensors")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_reporting(parser, "print the grid and the validation loss as one JSON object")
     parser.set_defaults(run=run)
 
 
@@ -44,9 +43,12 @@ def run(args: argparse.Namespace) -> int:
     corpus = corpus_from_args(args)
     log(f"read {corpus.name}: {len(corpus):,} characters, vocabulary {len(corpus.vocab)}; "
         f"train/val {len(corpus.split_ids('train')):,}/{len(corpus.split_ids('val')):,}")
-    predictor = train_run(corpus, args.context, args.out, args.hidden, training_options(args), args.batch,
-                          show_progress=not args.quiet, log=log)
-    log(f"chose hidden size {predictor.model.config.hidden_size}; "
-        f"validation loss {evaluate(predictor, corpus.split_ids('val')).line()}")
-    log(f"wrote {args.out}/config.json, {args.out}/best.safetensors; took {clock}")
+    fit("nnn", {**nnn_spec(args), "context": args.context}, corpus, args.out, log=log, show_progress=show_progress(args))
+    predictor = load_predictor(args.out)
+    result = evaluate(predictor, corpus.split_ids("val"))
+    log(f"chose {predictor.description}; validation loss {result.summary()}")
+    log(f"wrote {args.out}/config.json, {args.out}/best.safetensors (each hidden size's run in {args.out}/grid/); "
+        f"took {clock}")
+    if args.json:
+        print(json.dumps({"run": args.out, "model": predictor.description, "validation": result.to_dict()}))
     return 0

@@ -19,12 +19,11 @@ class StreamBatches:
 
     def __init__(self, ids: np.ndarray, batch_size: int, seq_length: int, what: str = "text") -> None:
         per_batch = batch_size * seq_length
-        self.num_batches = (len(ids) - 1) // per_batch
+        self.num_batches = max(len(ids) - 1, 0) // per_batch
         if self.num_batches == 0:
-            raise RnnlensError(
-                f"the {what} has {len(ids)} characters, too short for one batch of "
-                f"{batch_size} x {seq_length} (+1); use a longer text or a smaller --batch-size/--seq-length"
-            )
+            raise RnnlensError(f"the {what} has {len(ids)} characters, too short for one batch of "
+                               f"{batch_size} x {seq_length} (+1)",
+                               advice="use a longer text, or fewer streams per batch", option="batch_size")
         usable = self.num_batches * per_batch
         ids = torch.as_tensor(np.asarray(ids, dtype=np.int64))
         self.inputs = ids[:usable].reshape(batch_size, -1)

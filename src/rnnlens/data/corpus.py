@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -89,10 +89,8 @@ class Vocabulary:
         if not known.all():
             if not skip_unknown:
                 unknown = self.unknown_characters(text)
-                raise RnnlensError(
-                    f"the text has {sum(unknown.values())} characters outside the model's "
-                    f"vocabulary: {_describe(unknown)}; pass --skip-unknown to drop them"
-                )
+                raise RnnlensError(f"the text has {sum(unknown.values())} characters outside the model's "
+                                   f"vocabulary: {_describe(unknown)}", advice="drop them", option="skip_unknown")
             ids = ids[known]
         return ids.astype(np.int64)
 
@@ -137,7 +135,8 @@ def data_directory(data_dir: str | os.PathLike | None = None) -> Path:
     """Resolve the data directory from the argument or ``RNNLENS_DATA``."""
     chosen = data_dir or os.environ.get("RNNLENS_DATA")
     if not chosen:
-        raise RnnlensError("no data directory: pass --data-dir DIR or set RNNLENS_DATA to the folder holding the corpora")
+        raise RnnlensError("no data directory for the named corpora", advice="give one (or set RNNLENS_DATA to it)",
+                           option="data_dir")
     return Path(chosen)
 
 
@@ -145,7 +144,8 @@ def data_directory(data_dir: str | os.PathLike | None = None) -> Path:
 class Corpus:
     """A text with its vocabulary, ids and split boundaries.
 
-    ``source`` is what reloads it: ``{"dataset": name}`` or ``{"path": file}``.
+    ``source`` is what reloads it: ``{"dataset": name}`` or ``{"path": file}``;
+    ``data_dir`` is where a named dataset was found.
     """
 
     name: str
@@ -155,6 +155,7 @@ class Corpus:
     fractions: tuple[float, float, float]
     sha256: str
     source: dict
+    data_dir: str | None = None
 
     def __len__(self) -> int:
         return len(self.text)
@@ -204,12 +205,13 @@ def _make_corpus(name: str, text: str, data: bytes, fractions, source: dict) -> 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Corpus:
     """Load one of the named datasets (``war-and-peace``, ``linux-kernel``), checking its sha256."""
     if name not in DATASETS:
-        raise RnnlensError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or pass --text FILE")
+        raise RnnlensError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or give a text file")
     info = DATASETS[name]
-    path = data_directory(data_dir) / info.file
+    directory = data_directory(data_dir)
+    path = directory / info.file
     text = read_text(path)
     data = text.encode("utf-8")
-    corpus = _make_corpus(name, text, data, info.fractions, {"dataset": name})
+    corpus = replace(_make_corpus(name, text, data, info.fractions, {"dataset": name}), data_dir=str(directory))
     if corpus.sha256 != info.sha256:
         raise RnnlensError(
             f"{path}: sha256 {corpus.sha256} differs from the expected {info.sha256}; "
@@ -229,24 +231,33 @@ def load_corpus(dataset: str | None = None, text: str | os.PathLike | None = Non
                 data_dir: str | os.PathLike | None = None, fractions=None) -> Corpus:
     """Load a corpus by dataset name or from a text path (exactly one of the two)."""
     if (dataset is None) == (text is None):
-        raise RnnlensError("give exactly one of --dataset NAME or --text FILE")
+        raise RnnlensError("give exactly one of a dataset name or a text file")
     if dataset is not None:
         corpus = load_dataset(dataset, data_dir)
         if fractions is not None and tuple(fractions) != corpus.fractions:
-            corpus = _make_corpus(corpus.name, corpus.text, corpus.text.encode("utf-8"), fractions, corpus.source)
+            corpus = replace(corpus, fractions=_check_fractions(fractions))
         return corpus
     return load_text_corpus(text, fractions or DEFAULT_FRACTIONS)
 
 
-def load_corpus_spec(spec: dict, data_dir: str | os.PathLike | None = None) -> Corpus:
-    """Reload the corpus a checkpoint was trained on, refusing one whose content changed."""
+def load_corpus_spec(spec: dict, data_dir: str | os.PathLike | None = None,
+                     fallback_to_environment: bool = False) -> Corpus:
+    """Reload the corpus a checkpoint was trained on, refusing one whose content changed.
+
+    A named dataset is read from ``data_dir`` (default ``RNNLENS_DATA``); with
+    ``fallback_to_environment``, from ``RNNLENS_DATA`` when ``data_dir`` lacks it.
+    """
     if "dataset" in spec:
-        corpus = load_corpus(dataset=spec["dataset"], data_dir=data_dir, fractions=spec.get("fractions"))
+        try:
+            corpus = load_corpus(dataset=spec["dataset"], data_dir=data_dir, fractions=spec.get("fractions"))
+        except RnnlensError:
+            if not (fallback_to_environment and data_dir and os.environ.get("RNNLENS_DATA")):
+                raise
+            corpus = load_corpus(dataset=spec["dataset"], fractions=spec.get("fractions"))
     else:
         corpus = load_corpus(text=spec["path"], fractions=spec.get("fractions"))
     if corpus.sha256 != spec["sha256"]:
         raise RnnlensError(
-            f"the corpus {corpus.name!r} has changed since the model was trained (sha256 differs); "
-            "use --text FILE to score another text"
-        )
+            f"the corpus {corpus.name!r} has changed since the model was trained (sha256 differs)",
+            advice="score another text", option="text")
     return corpus

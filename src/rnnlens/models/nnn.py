@@ -11,45 +11,52 @@ Positions before the start of a text have no character: their one-hot code is
 all zeros (a padding row that stays zero), so a text of ``N`` characters gets
 ``N-1`` predictions like every other predictor.
 
-Training follows the RNNs' protocol (``rnnlens.training.loop.TrainOptions``):
-uniform init, RMSProp with the same learning rate and decay, element-wise
-gradient clipping, the per-epoch learning-rate decay and early stopping on the
-validation loss. Minibatches are ``BATCH`` positions drawn in a fresh random
-order every epoch (positions are independent examples here; the RNN's 10,000
+Training is the shared loop's (``rnnlens.training.loop``): the RNNs'
+uniform init, RMSProp settings, element-wise gradient clipping, per-epoch
+learning-rate decay, early stopping, checkpoints and exact resume. Minibatches
+are ``batch`` positions in a random order drawn afresh for every epoch from
+``(seed, epoch)`` (positions are independent examples here; the RNN's 10,000
 characters per update learned more slowly per epoch in a check on War and
-Peace).
-The hidden size is chosen by validation loss from a grid; the run directory
-keeps the chosen network as ``best.safetensors`` and the whole grid in
-``config.json`` (kind ``nnn``).
+Peace). The hidden size is chosen by validation loss from a grid: each size
+is its own resumable run in ``grid/hH/``, and the run directory keeps the
+chosen network as ``best.safetensors`` and the whole grid in ``config.json``
+(kind ``nnn``).
 """
 
 from __future__ import annotations
 
 import os
-import sys
-import time
-from dataclasses import asdict, dataclass, replace
+import shutil
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
-from rnnlens.store.runs import load_tensors, read_config, save_tensors, split_prefix, write_config
+from rnnlens.checks import COUNT
 from rnnlens.data.corpus import Corpus, Vocabulary
 from rnnlens.errors import RnnlensError
 from rnnlens.models.predictor import NeuralPredictor
-from rnnlens.training.loop import TrainOptions, learning_rate_for
+from rnnlens.models.rnn.network import resolve_device
+from rnnlens.store.runs import load_tensors, read_config, split_prefix, write_config
+from rnnlens.training.loop import BEST, LAST, LoopOptions, Trainer, clear_stale_files
 
 KIND = "nnn"
-BEST = "best.safetensors"
+LABEL = "n-NN"
 HIDDEN_GRID = (128, 256)
-# the RNNs' optimiser settings; fewer epochs because an n-NN converges in a few passes and CPU time is short
-DEFAULT_OPTIONS = replace(TrainOptions(), epochs=2, patience=1)
-BATCH = 1000  # positions per update
 CHUNK = 1 << 16  # positions per forward pass when scoring a text
+
+
+@dataclass(frozen=True)
+class NNNOptions(LoopOptions):
+    """The shared loop's options with fewer epochs (an n-NN converges in a few passes) and ``batch`` positions."""
+
+    epochs: int = 2
+    patience: int = 1
+    batch: int = 1000  # positions per update
 
 
 @dataclass(frozen=True)
@@ -106,114 +113,148 @@ def context_windows(ids: np.ndarray, context: int) -> np.ndarray:
 class NNNPredictor(NeuralPredictor):
     """An n-NN's predictions over a text."""
 
+    kind = KIND
+
+    @property
+    def description(self) -> str:
+        return f"{self.model.config.context}-NN, hidden {self.model.config.hidden_size}"
+
+    @property
+    def context_length(self) -> int:
+        return self.model.config.context
+
     @torch.no_grad()
     def log_softmax_chunks(self, ids: np.ndarray):
+        device = self.model.decoder.weight.device
         windows = context_windows(ids, self.model.config.context)
-        targets = torch.as_tensor(np.asarray(ids[1:], dtype=np.int64))
+        targets = torch.as_tensor(np.asarray(ids[1:], dtype=np.int64), device=device)
         for start in range(0, len(windows), CHUNK):
-            logits = self.model(torch.from_numpy(windows[start:start + CHUNK].copy()))
+            logits = self.model(torch.from_numpy(windows[start:start + CHUNK].copy()).to(device))
             yield torch.log_softmax(logits, dim=-1), targets[start:start + CHUNK]
 
 
 @torch.no_grad()
 def mean_loss(model: NNN, windows: np.ndarray, targets: np.ndarray) -> float:
     """Mean cross-entropy (nats/char) of ``model`` on ``(M, n)`` windows and ``(M,)`` targets."""
+    was_training = model.training
     model.eval()
-    total = 0.0
+    total, device = 0.0, model.decoder.weight.device
     for start in range(0, len(windows), CHUNK):
-        x = torch.from_numpy(windows[start:start + CHUNK].copy())
-        y = torch.from_numpy(np.ascontiguousarray(targets[start:start + CHUNK]))
+        x = torch.from_numpy(windows[start:start + CHUNK].copy()).to(device)
+        y = torch.from_numpy(np.ascontiguousarray(targets[start:start + CHUNK])).to(device)
         total += F.cross_entropy(model(x), y, reduction="sum").item()
-    model.train()
+    model.train(was_training)
     return total / max(len(windows), 1)
 
 
-def train_one(corpus: Corpus, config: NNNConfig, options: TrainOptions, batch: int = BATCH,
-              show_progress: bool = False, log=print) -> tuple[dict, dict]:
-    """Train one n-NN; return its best weights (by validation loss) and its record."""
-    train_ids, val_ids = corpus.split_ids("train"), corpus.split_ids("val")
-    if len(val_ids) < 2:
-        raise RnnlensError("the validation split is too short to choose an n-NN; give --split-fractions with a val share")
-    windows, targets = context_windows(train_ids, config.context), train_ids[1:]
-    val_windows, val_targets = context_windows(val_ids, config.context), val_ids[1:]
-    torch.manual_seed(options.seed)
-    rng = np.random.default_rng(options.seed)
-    model = NNN(config)
-    model.init_uniform(options.init_range)
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=options.learning_rate, alpha=options.rmsprop_decay, eps=1e-8)
-    record = {"hidden_size": config.hidden_size, "history": [], "best_val_loss": None, "best_epoch": None}
-    best, bad = None, 0
-    start = time.perf_counter()
-    for epoch in range(options.epochs):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate_for(epoch, options)
-        order = rng.permutation(len(windows))
-        total = 0.0
-        steps = range(0, len(order), batch)
-        for k in tqdm(steps, desc=f"{config.context}-NN h{config.hidden_size} epoch {epoch + 1}/{options.epochs}",
-                      unit="batch", disable=not show_progress, leave=False, file=sys.stderr):
-            rows = order[k:k + batch]
-            loss = F.cross_entropy(model(torch.from_numpy(windows[rows])), torch.from_numpy(targets[rows]))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if options.grad_clip > 0:
-                torch.nn.utils.clip_grad_value_(model.parameters(), options.grad_clip)
-            optimizer.step()
-            total += loss.item() * len(rows)
-        val = mean_loss(model, val_windows, val_targets)
-        entry = {"epoch": epoch + 1, "train_loss": total / len(order), "val_loss": val,
-                 "elapsed_s": round(time.perf_counter() - start, 2)}
-        record["history"].append(entry)
-        log(f"{config.context}-NN hidden {config.hidden_size}: epoch {epoch + 1}/{options.epochs}  "
-            f"train {entry['train_loss']:.4f}  val {val:.4f} nats/char  elapsed {entry['elapsed_s']:.0f} s")
-        if record["best_val_loss"] is None or val < record["best_val_loss"]:
-            record["best_val_loss"], record["best_epoch"], bad = val, epoch + 1, 0
-            best = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            bad += 1
-            if options.patience and bad >= options.patience:
-                break
-    return best, record
+class WindowTask:
+    """Minibatches of context windows in a random order per epoch: the shared loop's task for an n-NN."""
+
+    def __init__(self, corpus: Corpus, config: NNNConfig, options: NNNOptions, device: torch.device) -> None:
+        train_ids, val_ids = corpus.split_ids("train"), corpus.split_ids("val")
+        if len(val_ids) < 2:
+            raise RnnlensError("the validation split is too short to choose an n-NN",
+                               advice="give the split a share of the text", option="fractions")
+        self.config, self.options, self.device = config, options, device
+        self.windows, self.targets = context_windows(train_ids, config.context), train_ids[1:]
+        self.val_windows, self.val_targets = context_windows(val_ids, config.context), val_ids[1:]
+        self.chars_per_batch = options.batch
+        self.order = np.arange(len(self.windows))
+
+    def make_model(self) -> NNN:
+        return NNN(self.config)
+
+    def init_weights(self, model: NNN, scale: float) -> None:
+        model.init_uniform(scale)
+
+    def num_batches(self) -> int:
+        return -(-len(self.windows) // self.options.batch)
+
+    def start_epoch(self, model: NNN, epoch: int, fresh: bool) -> None:
+        # from (seed, epoch) alone, so that a resumed epoch sees the same order
+        self.order = np.random.default_rng([self.options.seed, epoch]).permutation(len(self.windows))
+
+    def batch_loss(self, model: NNN, k: int) -> torch.Tensor:
+        rows = self.order[k * self.options.batch:(k + 1) * self.options.batch]
+        x, y = torch.from_numpy(self.windows[rows]), torch.from_numpy(self.targets[rows])
+        return F.cross_entropy(model(x.to(self.device)), y.to(self.device))
+
+    def validation_loss(self, model: NNN) -> float:
+        return mean_loss(model, self.val_windows, self.val_targets)
+
+    def carried(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def restore_carried(self, tensors: dict[str, torch.Tensor]) -> None:
+        pass
 
 
-def train_run(corpus: Corpus, context: int, out_dir: str | os.PathLike, hidden_sizes=HIDDEN_GRID,
-              options: TrainOptions = DEFAULT_OPTIONS, batch: int = BATCH, show_progress: bool = False,
-              log=print) -> NNNPredictor:
-    """Train an n-NN for each hidden size, keep the one with the best validation loss in ``out_dir``."""
-    if context < 1:
-        raise RnnlensError(f"--context {context}: an n-NN needs at least one character of context")
-    start = time.perf_counter()
-    grid, chosen, weights = [], None, None
-    for hidden in hidden_sizes:
+def nnn_options(spec: dict) -> NNNOptions:
+    names = {f.name for f in fields(NNNOptions)}
+    return NNNOptions(**{k: v for k, v in spec.items() if k in names})
+
+
+def hidden_grid(spec: dict) -> list[int]:
+    grid = list(spec.get("hidden_sizes", HIDDEN_GRID))
+    if not grid:
+        raise RnnlensError("an n-NN needs at least one hidden size to try")
+    for size in grid:
+        COUNT.check("hidden size", size)
+    return grid
+
+
+def fit(spec: dict, corpus: Corpus, out_dir: str | os.PathLike, log: Callable[[str], None] = print,
+        show_progress: bool = False) -> None:
+    """Train an n-NN for each hidden size of the spec (resuming where a run stopped) and keep the best.
+
+    A spec holds ``context`` (n), ``hidden_sizes`` (default 128 256) and any option of ``NNNOptions``.
+    """
+    context, options, grid = spec["context"], nnn_options(spec), hidden_grid(spec)
+    COUNT.check("context", context)
+    device = resolve_device(options.device)
+    out_dir = Path(out_dir)
+    records = []
+    for hidden in grid:
         config = NNNConfig(context, len(corpus.vocab), hidden)
-        state, record = train_one(corpus, config, options, batch, show_progress, log)
-        grid.append(record)
-        if chosen is None or record["best_val_loss"] < chosen["best_val_loss"]:
-            chosen, weights = record, state
+        run = out_dir / "grid" / f"h{hidden}"
+        trainer = Trainer(WindowTask(corpus, config, options, device), options, run, KIND, run_config(config, corpus), device)
+        if (run / LAST).exists():
+            clear_stale_files(run)
+            trainer.restore_last()
+        if not trainer.finished():
+            trainer.fit(show_progress=show_progress, log=lambda line, h=hidden: log(f"{context}-NN hidden {h}: {line}"))
+        records.append({"hidden_size": hidden, "best_val_loss": trainer.progress.best_val_loss,
+                        "best_epoch": min(trainer.progress.history, key=lambda r: r["val_loss"])["epoch"],
+                        "history": trainer.progress.history})
+    chosen = min(records, key=lambda r: r["best_val_loss"])
+    shutil.copyfile(out_dir / "grid" / f"h{chosen['hidden_size']}" / BEST, out_dir / f".{BEST}.tmp")
+    os.replace(out_dir / f".{BEST}.tmp", out_dir / BEST)
     config = NNNConfig(context, len(corpus.vocab), chosen["hidden_size"])
-    save_tensors(Path(out_dir) / BEST, {f"model.{k}": v for k, v in weights.items()},
-                 {"val_loss": chosen["best_val_loss"], "epoch": chosen["best_epoch"]})
-    write_config(out_dir, KIND, {
-        "model": asdict(config), "parameters": parameters(config), "vocabulary": corpus.vocab.chars, "corpus": corpus.spec(),
-        "training": {**asdict(options), "batch": batch}, "hidden_grid": list(hidden_sizes), "grid": grid,
-        "best_val_loss": chosen["best_val_loss"], "train_s": round(time.perf_counter() - start, 2),
-    })
-    return load(out_dir)
+    write_config(out_dir, KIND, {**run_config(config, corpus), "training": asdict(options), "hidden_grid": grid,
+                                 "grid": records, "best_val_loss": chosen["best_val_loss"]})
+
+
+def run_config(config: NNNConfig, corpus: Corpus) -> dict:
+    """What ``config.json`` records of an n-NN beside its training."""
+    return {"model": asdict(config), "parameters": parameters(config), "vocabulary": corpus.vocab.chars,
+            "corpus": corpus.spec()}
 
 
 def load(run_dir: str | os.PathLike, weights: str = "best", device: str = "cpu") -> NNNPredictor:
-    """Load a trained n-NN (on the CPU) as a predictor."""
+    """Load a trained n-NN (on ``device``) as a predictor; ``weights`` "last" reads the run's last checkpoint."""
     config = read_config(run_dir)
     if config.get("kind") != KIND:
         raise RnnlensError(f"{run_dir}: holds a {config.get('kind')} model, not an n-NN")
-    tensors, _ = load_tensors(Path(run_dir) / BEST)
+    path = Path(run_dir) / (BEST if weights == "best" else LAST)
+    if not path.is_file():
+        raise RnnlensError(f"{path}: missing; this n-NN has no {weights} weights")
+    tensors, _ = load_tensors(path)
     model = NNN(NNNConfig(**config["model"]))
     model.load_state_dict(split_prefix(tensors, "model"))
-    return NNNPredictor(model, Vocabulary(config["vocabulary"]), config["corpus"])
+    return NNNPredictor(model.to(resolve_device(device)), Vocabulary(config["vocabulary"]), config["corpus"])
 
 
 def parameters(config: NNNConfig) -> int:
     """Trainable parameters: ``n V H + H`` in, ``H V + V`` out."""
     return config.context * config.vocab_size * config.hidden_size + config.hidden_size + \
         (config.hidden_size + 1) * config.vocab_size
-

@@ -1,43 +1,42 @@
 """Every model is a predictor: a text in, the probability of each next character out.
 
-RNNs, n-gram and n-NN models all offer the same two verbs, so every analysis
-can compare any model with any other. For a text of ``N`` character ids the
-predictions are for positions ``1..N-1``: entry ``t`` is about ``ids[t+1]``
-given ``ids[:t+1]``. Log-probabilities are natural logs (nats).
+RNNs, n-gram and n-NN models all offer the same two verbs, so every
+analysis can compare any model with any other. For a text of ``N``
+character ids the predictions are for positions ``1..N-1``: entry ``t`` is
+about ``ids[t+1]`` given ``ids[:t+1]``. Log-probabilities are natural logs
+(nats).
 """
 
 from __future__ import annotations
 
-import importlib
+import hashlib
 import os
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import Iterator, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
-from rnnlens.store.runs import read_config
 from rnnlens.data.corpus import Vocabulary
-from rnnlens.errors import RnnlensError
-
-# config.json "kind" -> module whose ``load(run_dir, weights="best", device="cpu")`` returns
-# the predictor (models without checkpoints or devices ignore those two options)
-LOADERS = {
-    "rnn": "rnnlens.models.rnn.predictor",
-    "ngram": "rnnlens.models.ngram.kneser_ney",
-    "nnn": "rnnlens.models.nnn",
-}
+from rnnlens.store.runs import CONFIG_FILE
 
 
 @runtime_checkable
 class Predictor(Protocol):
     """What every model offers to analyses.
 
-    ``vocab`` is its vocabulary; ``corpus_spec`` names the corpus it was
-    trained on (for ``--split``), as ``Corpus.spec()`` gives it.
+    ``kind`` is its registry name; ``vocab`` its vocabulary; ``corpus_spec``
+    names the corpus it was trained on (as ``Corpus.spec()`` gives it);
+    ``description`` says what it is in words ("2-layer LSTM, hidden 128");
+    ``identity`` (set when loaded from a run directory) names the run and
+    the digest of its weights.
     """
 
+    kind: str
     vocab: Vocabulary
     corpus_spec: dict
+    description: str
+    identity: dict
 
     def predict_log_probs(self, ids: np.ndarray) -> np.ndarray:
         """``(N-1,)`` float64: log p(ids[t+1] | ids[:t+1]) in nats."""
@@ -48,6 +47,21 @@ class Predictor(Protocol):
         ...
 
 
+def model_identity(run_dir: str | os.PathLike, kind: str, weights: str) -> dict:
+    """Who predicts: the kind, the run directory, which weights and the sha256 of what fixes them.
+
+    The digest covers the weights file where the kind has one (a run's
+    ``config.json`` changes every epoch while the weights it describes may
+    not), else ``config.json``, which then holds the whole model.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / f"{weights}.safetensors"
+    if not path.is_file():
+        path = run_dir / CONFIG_FILE
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"kind": kind, "run_dir": str(run_dir.resolve()), "weights": weights, "sha256": digest}
+
+
 class NeuralPredictor:
     """The two verbs for torch models, from one method a subclass supplies.
 
@@ -55,12 +69,15 @@ class NeuralPredictor:
     tensors chunk by chunk over the text's ``N-1`` positions.
     """
 
+    kind = "neural"
+
     def __init__(self, model: torch.nn.Module, vocab: Vocabulary, corpus_spec: dict) -> None:
         self.model = model.eval()
         self.vocab = vocab
         self.corpus_spec = corpus_spec
+        self.identity: dict = {}
 
-    def log_softmax_chunks(self, ids: np.ndarray):
+    def log_softmax_chunks(self, ids: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         raise NotImplementedError
 
     def predict_log_probs(self, ids: np.ndarray) -> np.ndarray:
@@ -72,11 +89,3 @@ class NeuralPredictor:
         """``(N-1, V)`` float32: ln p(c | ids[:t+1]) for every character c."""
         parts = [lp.cpu() for lp, _ in self.log_softmax_chunks(ids)]
         return torch.cat(parts).numpy() if parts else np.zeros((0, len(self.vocab)), np.float32)
-
-
-def load_predictor(run_dir: str | os.PathLike, weights: str = "best", device: str = "cpu") -> Predictor:
-    """Load whatever predictor a run directory holds (see ``LOADERS``)."""
-    kind = read_config(run_dir).get("kind")
-    if kind not in LOADERS:
-        raise RnnlensError(f"{run_dir}: unknown model kind {kind!r}; this rnnlens reads {', '.join(LOADERS)}")
-    return importlib.import_module(LOADERS[kind]).load(run_dir, weights=weights, device=device)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnlens.store import atomic
-from rnnlens.analyses.result import new_figure
+from rnnlens.render.figures import new_figure
 
 NEWLINE_MARK, TAB_MARK = "\u21b5", "\u2192"  # ↵ and →, drawn faintly where those characters are
 

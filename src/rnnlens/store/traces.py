@@ -1,90 +1,107 @@
-"""Traces on disk: one memory-mappable ``.npy`` per key, a JSON manifest, the text.
+"""Traces on disk and the one library call that gets a trace: reuse a stored one or compute it.
 
 Layout of a trace directory::
 
-    manifest.json   {"format": "rnnlens-trace", "version": 1,
+    manifest.json   {"format": "rnnlens-trace", "version": 2,
                      "keys": {KEY: {"file": "KEY.npy", "shape": [...], "dtype": "float32"}},
-                     "model": {...}, "text": {...}, "positions": N-1}
-    KEY.npy         one array per key (see ``trace`` for keys and alignment)
+                     "gates": [KEY, ...], "model": {kind, run_dir, weights, sha256},
+                     "model_description": "...", "text": {source, ids_sha256, chars}, "positions": N-1}
+    KEY.npy         one array per key (see ``rnnlens.models.trace`` for keys and alignment)
     text.txt        the traced text (N characters; row t belongs to character t)
 
-The directory is written with ``atomic_directory`` and the arrays are
+The directory is written whole (``store.outputs.replace_directory``: only an
+empty directory or an older trace is ever replaced) and the arrays are
 computed straight into memory-mapped files inside it, so a 300,000-character
 trace of a 3-layer model never needs to fit in memory, and a killed write
 leaves no directory that could be read as complete. ``open_trace`` still
-checks every file against the manifest (shape, dtype, presence) and refuses
-an incomplete one; ``ensure_trace`` then writes it again.
+checks every file against the manifest and refuses an incomplete one;
+``ensure_trace`` then writes it again.
+
+Which quantities exist, and which are gates, is the model kind's business
+(``trace_keys``, ``trace_gates``, ``compute_trace`` in its registry module).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from rnnlens.store import atomic
-from rnnlens.data.corpus import Vocabulary
+from rnnlens.data.texts import Text, text_for
 from rnnlens.errors import RnnlensError
-from rnnlens.models.rnn.network import CharRNN
-from rnnlens.models.rnn.trace import Trace, compute_trace, trace_keys
+from rnnlens.models import registry
+from rnnlens.models.predictor import Predictor
+from rnnlens.models.trace import Trace, gate_keys, plain_page_array
+from rnnlens.store import atomic
+from rnnlens.store.outputs import replace_directory
 
 MANIFEST = "manifest.json"
 TEXT_FILE = "text.txt"
 FORMAT = "rnnlens-trace"
-VERSION = 1
+VERSION = 2
+
+# what an analysis asks of a trace: given every key the model has and its gate quantities, the keys it reads
+KeyChoice = Callable[[list[str], list[str]], set[str]]
 
 
 class IncompleteTrace(RnnlensError):
     """A trace directory that is missing files or whose files disagree with its manifest."""
 
 
-def _file_name(key: str) -> str:
-    return f"{key}.npy"
+def _traceable(predictor: Predictor):
+    if not registry.can_trace(predictor):
+        raise RnnlensError(f"{predictor.description} has no internal states to trace; trace a neural network")
+    return registry.kind(predictor.kind)
 
 
-def ids_digest(ids: np.ndarray) -> str:
-    """sha256 of the traced ids, which is what a reused trace must match."""
-    return hashlib.sha256(np.ascontiguousarray(ids, dtype=np.int64).tobytes()).hexdigest()
+def available_keys(predictor: Predictor, full_distribution: bool = False) -> tuple[list[str], list[str]]:
+    """Every key a full trace of ``predictor`` holds, and the kind's gate quantities."""
+    kind = _traceable(predictor)
+    return kind.trace_keys(predictor, full_distribution), kind.trace_gates(predictor)
 
 
-def run_provenance(run_dir: str | os.PathLike, weights: str) -> dict:
-    """What names the traced weights: the run directory, which checkpoint, and its sha256."""
-    path = Path(run_dir) / f"{weights}.safetensors"
-    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-    return {"run": {"dir": str(Path(run_dir).resolve()), "weights": weights, "sha256": digest}}
+def _info(predictor: Predictor, text: Text, keys: list[str], gates: list[str]) -> dict:
+    return {"model": predictor.identity, "model_description": predictor.description, "text": text.identity(),
+            "gates": gate_keys(keys, gates)}
 
 
-def write_trace(out_dir: str | os.PathLike, model: CharRNN, ids: np.ndarray, vocab: Vocabulary, info: dict,
-                keys: set[str] | None = None, full_distribution: bool = False, progress: bool = False,
-                **options) -> Trace:
-    """Trace ``model`` over ``ids`` into ``out_dir`` (replacing it whole) and open the result.
+def compute_trace(predictor: Predictor, text: Text, keys: set[str] | None = None, full_distribution: bool = False,
+                  allocate=None, progress: bool = False, **options) -> Trace:
+    """Trace ``predictor`` over ``text`` in memory (or into arrays ``allocate(key, shape, dtype)`` makes).
 
-    ``info`` (model and text provenance) goes into the manifest; ``keys``,
-    ``full_distribution`` and ``options`` are those of ``compute_trace``.
+    ``keys`` limits what is kept (default: every key, ``distribution`` with ``full_distribution``).
     """
-    with atomic.atomic_directory(out_dir) as tmp:
-        def allocate(key, shape, dtype):
-            return np.lib.format.open_memmap(tmp / _file_name(key), mode="w+", dtype=dtype, shape=shape)
+    kind = _traceable(predictor)
+    every, gates = available_keys(predictor, full_distribution=True)
+    wanted = set(keys) if keys is not None else set(kind.trace_keys(predictor, full_distribution))
+    if wanted - set(every):
+        raise RnnlensError(f"a trace of {predictor.description} has no {', '.join(sorted(wanted - set(every)))}; "
+                           f"its keys are {', '.join(every)}")
+    allocate = allocate or (lambda key, shape, dtype: plain_page_array(shape, dtype))
+    arrays = kind.compute_trace(predictor, text.ids, allocate=allocate, keys=wanted, progress=progress, **options)
+    return Trace(arrays, predictor.vocab.decode(text.ids), _info(predictor, text, list(arrays), gates))
 
-        arrays = compute_trace(model, ids, allocate=allocate, keys=keys, full_distribution=full_distribution,
-                               progress=progress, **options)
-        for array in arrays.values():
-            array.flush()
+
+def write_trace(out_dir: str | os.PathLike, predictor: Predictor, text: Text, keys: set[str] | None = None,
+                full_distribution: bool = False, progress: bool = False, **options) -> Trace:
+    """Trace ``predictor`` over ``text`` into ``out_dir`` (replacing an older trace whole) and open the result."""
+    with replace_directory(out_dir, "trace") as tmp:
+        def allocate(key, shape, dtype):
+            return np.lib.format.open_memmap(tmp / f"{key}.npy", mode="w+", dtype=dtype, shape=shape)
+
+        trace = compute_trace(predictor, text, keys, full_distribution, allocate, progress, **options)
+        for key in trace:
+            trace[key].flush()
         manifest = {
-            "format": FORMAT,
-            "version": VERSION,
-            "keys": {key: {"file": _file_name(key), "shape": list(a.shape), "dtype": str(a.dtype)}
-                     for key, a in arrays.items()},
-            "positions": max(len(ids) - 1, 0),
-            "model": model.config.to_dict(),
-            **info,
-            "ids_sha256": ids_digest(ids),
-            "full_distribution": bool(full_distribution),
+            "format": FORMAT, "version": VERSION,
+            "keys": {key: {"file": f"{key}.npy", "shape": list(a.shape), "dtype": str(a.dtype)}
+                     for key, a in trace.items()},
+            "positions": trace.positions, **trace.info,
         }
-        del arrays
-        atomic.write_text(tmp / TEXT_FILE, vocab.decode(ids))
+        del trace
+        atomic.write_text(tmp / TEXT_FILE, predictor.vocab.decode(text.ids))
         atomic.write_json(tmp / MANIFEST, manifest)  # last: its presence marks a finished trace
     return open_trace(out_dir)
 
@@ -98,24 +115,24 @@ def open_trace(trace_dir: str | os.PathLike) -> Trace:
     trace_dir = Path(trace_dir)
     path = trace_dir / MANIFEST
     if not path.is_file():
-        raise IncompleteTrace(f"{trace_dir}: no {MANIFEST}; not a finished trace (rerun rnnlens trace)")
-    manifest = atomic.read_json(path, IncompleteTrace, "rerun rnnlens trace")
+        raise IncompleteTrace(f"{trace_dir}: no {MANIFEST}; not a finished trace (trace the model again)")
+    manifest = atomic.read_json(path, IncompleteTrace, "trace the model again")
     if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
-        raise IncompleteTrace(f"{path}: not an rnnlens trace manifest of version {VERSION}")
+        raise IncompleteTrace(f"{path}: not an rnnlens trace manifest of version {VERSION}; trace the model again")
     arrays = {}
     for key, entry in manifest["keys"].items():
         file = trace_dir / entry["file"]
         try:
             array = np.load(file, mmap_mode="r")
         except (OSError, ValueError) as err:
-            raise IncompleteTrace(f"{file}: missing or damaged ({err}); rerun rnnlens trace") from None
+            raise IncompleteTrace(f"{file}: missing or damaged ({err}); trace the model again") from None
         if list(array.shape) != entry["shape"] or str(array.dtype) != entry["dtype"]:
             raise IncompleteTrace(f"{file}: holds {array.dtype} {list(array.shape)}, the manifest says "
-                                  f"{entry['dtype']} {entry['shape']}; rerun rnnlens trace")
+                                  f"{entry['dtype']} {entry['shape']}; trace the model again")
         arrays[key] = array
     text_path = trace_dir / TEXT_FILE
     if not text_path.is_file():
-        raise IncompleteTrace(f"{trace_dir}: no {TEXT_FILE}; rerun rnnlens trace")
+        raise IncompleteTrace(f"{trace_dir}: no {TEXT_FILE}; trace the model again")
     text = text_path.read_text(encoding="utf-8")
     if max(len(text) - 1, 0) != manifest["positions"]:
         raise IncompleteTrace(f"{text_path}: {len(text):,} characters do not match {manifest['positions']:,} positions")
@@ -123,12 +140,12 @@ def open_trace(trace_dir: str | os.PathLike) -> Trace:
     return Trace(arrays, text, info)
 
 
-def ensure_trace(out_dir: str | os.PathLike, model: CharRNN, ids: np.ndarray, vocab: Vocabulary, info: dict,
-                 keys: set[str] | None = None, full_distribution: bool = False, **options) -> tuple[Trace, str]:
-    """Reuse the trace in ``out_dir`` if it is complete and of this model, weights and text; else write it.
+def ensure_trace(out_dir: str | os.PathLike, predictor: Predictor, text: Text, keys: set[str] | None = None,
+                 full_distribution: bool = False, **options) -> tuple[Trace, str]:
+    """Reuse the trace in ``out_dir`` if it is complete and of these weights and this text; else write it.
 
     Returns the trace and what happened: ``"reused"``, ``"written"``, or
-    ``"rewritten: REASON"`` (incomplete, other model, other text, missing keys).
+    ``"rewritten: REASON"`` (incomplete, other weights, other text, missing keys).
     """
     reason = None
     if Path(out_dir).exists():
@@ -137,16 +154,49 @@ def ensure_trace(out_dir: str | os.PathLike, model: CharRNN, ids: np.ndarray, vo
         except IncompleteTrace as err:
             reason = f"incomplete ({err})"
         else:
-            config = model.config
-            wanted = set(keys) if keys is not None else set(trace_keys(config.model_type, config.num_layers,
-                                                                       full_distribution))
-            if trace.info.get("ids_sha256") != ids_digest(ids):
+            wanted = set(keys) if keys is not None else set(available_keys(predictor, full_distribution)[0])
+            if trace.info.get("text", {}).get("ids_sha256") != text.sha256:
                 reason = "it traced another text"
-            elif trace.info.get("model") != config.to_dict() or trace.info.get("run") != info.get("run"):
+            elif trace.info.get("model") != predictor.identity:
                 reason = "it traced other weights"
             elif not wanted <= set(trace):
                 reason = "it lacks keys now asked for"
             else:
                 return trace, "reused"
-    trace = write_trace(out_dir, model, ids, vocab, info, keys=keys, full_distribution=full_distribution, **options)
+    trace = write_trace(out_dir, predictor, text, keys=keys, full_distribution=full_distribution, **options)
     return trace, "written" if reason is None else f"rewritten: {reason}"
+
+
+def is_trace_directory(path: str | os.PathLike) -> bool:
+    return (Path(path) / MANIFEST).is_file()
+
+
+def get_trace(source: str | os.PathLike, keys: KeyChoice, split: str | None = None, file: str | None = None,
+              skip_unknown: bool = False, data_dir: str | None = None, weights: str = "best", device: str = "cpu",
+              keep: str | os.PathLike | None = None, progress: bool = False,
+              log: Callable[[str], None] = lambda _: None) -> Trace:
+    """The trace an analysis works on, from a trace directory or a run directory.
+
+    ``source`` a trace directory: opened (the text options must be absent).
+    ``source`` a run directory: its model over ``split`` (default test) or
+    ``file``, kept in ``keep`` with every key and reused from there when it
+    matches, or else computed in memory with only the keys ``keys`` chooses.
+    """
+    if is_trace_directory(source):
+        if split or file or keep:
+            raise RnnlensError(f"{source} is a trace directory; a split, a text or a kept trace apply to a run directory")
+        trace = open_trace(source)
+        log(f"read trace {source}: {trace.description}")
+        return trace
+    predictor = registry.load_predictor(source, weights=weights, device=device)
+    if split is None and file is None:
+        split = "test"
+    text = text_for(predictor.vocab, predictor.corpus_spec, split=split, file=file, skip_unknown=skip_unknown,
+                    data_dir=data_dir)
+    if keep is not None:  # a kept trace holds every key, so that every analysis can reuse it
+        trace, status = ensure_trace(keep, predictor, text, progress=progress)
+        log(f"trace {keep} {status}: {trace.description}")
+        return trace
+    trace = compute_trace(predictor, text, keys=keys(*available_keys(predictor)), progress=progress)
+    log(f"traced {source} ({weights} weights): {trace.description}")
+    return trace

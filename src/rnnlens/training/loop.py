@@ -1,16 +1,19 @@
-"""The paper's training protocol (section 3.3), with exact resume.
+"""The paper's training protocol (section 3.3) for every trained model kind, with exact resume.
 
-Uniform init in [-0.08, 0.08]; mini-batches of 100 streams unrolled 100
-steps, the state carried from batch to batch (truncated BPTT); RMSProp with
-learning rate 2e-3 and decay 0.95; gradients clipped element-wise at 5; 50
-epochs, the learning rate multiplied by 0.95 after each epoch from epoch 10;
-validation loss after every epoch, the best weights kept, early stopping
+A kind supplies a ``Task``: its model, how many batches an epoch has, the
+loss of batch ``k``, and the validation loss ("batches in, loss out"). The
+loop does the rest, the same for every kind: uniform init in
+[-``init_range``, ``init_range``]; RMSProp with learning rate 2e-3 and decay
+0.95; gradients clipped element-wise at 5; 50 epochs, the learning rate
+multiplied by 0.95 after each epoch from epoch 10; the validation loss after
+every epoch, the best weights kept (``best.safetensors``), early stopping
 after ``patience`` epochs without improvement.
 
 ``last.safetensors`` holds everything a run needs to continue bit-identically
-on the same device: weights, optimiser state, RNG state, carried state and
-the position in the data. It is written atomically every ``save_every``
-iterations and at each epoch's end.
+on the same device: weights, optimiser state, RNG state, what the task
+carries between batches (an RNN's state) and the position in the data. It is
+written atomically every ``save_every`` batches, every ``save_every_s``
+seconds, at each epoch's end, and when SIGINT or SIGTERM asks the run to stop.
 """
 
 from __future__ import annotations
@@ -18,50 +21,85 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, Protocol
 
-import numpy as np
 import torch
-import torch.nn.functional as F
+from torch import nn
 from tqdm import tqdm
 
-from rnnlens.store import atomic
-from rnnlens.data.batches import StreamBatches, validation_batches
-from rnnlens.store.runs import load_tensors, read_config, save_tensors, split_prefix, write_config
-from rnnlens.data.corpus import Corpus
+from rnnlens.checks import COUNT, DROPOUT, NONNEGATIVE, NONNEGATIVE_COUNT, OPEN_FRACTION, POSITIVE, Range
 from rnnlens.errors import RnnlensError
-from rnnlens.models.rnn.network import CharRNN, ModelConfig, detach_state, resolve_device
+from rnnlens.store import atomic
+from rnnlens.store.runs import load_tensors, save_tensors, split_prefix, write_config
 
 LAST, BEST, METRICS = "last.safetensors", "best.safetensors", "metrics.jsonl"
 
 
 @dataclass(frozen=True)
-class TrainOptions:
-    """Every knob of the protocol; the defaults are the paper's."""
+class LoopOptions:
+    """The knobs every trained kind shares; the defaults are the paper's."""
 
     epochs: int = 50
-    batch_size: int = 100
-    seq_length: int = 100
     learning_rate: float = 2e-3
     rmsprop_decay: float = 0.95
     lr_decay: float = 0.95
     lr_decay_after: int = 10
     grad_clip: float = 5.0
     init_range: float = 0.08
-    forget_bias: float = 0.0  # added to LSTM forget-gate biases at init (Gers et al. 2000); 0 is the paper's
     patience: int = 5  # epochs without a better validation loss before stopping; 0 never stops early
     seed: int = 0
-    save_every: int = 1000  # iterations between 'last' checkpoints inside an epoch
+    save_every: int = 1000  # batches between 'last' checkpoints inside an epoch (0: by time only)
+    save_every_s: float = 300.0  # seconds between 'last' checkpoints, so a kill loses at most this much
     device: str = "cpu"
 
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if f.name in RANGES:
+                RANGES[f.name].check(f.name, getattr(self, f.name))
+
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainOptions":
+    def from_dict(cls, values: dict):
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in names})
+
+
+# what each option of the loop (and of the kinds' options built on it) may be
+RANGES: dict[str, Range] = {
+    "epochs": COUNT, "learning_rate": POSITIVE, "rmsprop_decay": OPEN_FRACTION, "lr_decay": Range(0, 1, open_low=True),
+    "lr_decay_after": NONNEGATIVE_COUNT, "grad_clip": NONNEGATIVE, "init_range": POSITIVE,
+    "patience": NONNEGATIVE_COUNT, "seed": NONNEGATIVE_COUNT, "save_every": NONNEGATIVE_COUNT,
+    "save_every_s": POSITIVE, "batch_size": COUNT, "seq_length": COUNT, "batch": COUNT,
+    "forget_bias": Range(), "dropout": DROPOUT,
+}
+
+
+class Task(Protocol):
+    """The part of training that differs between kinds: batches in, loss out.
+
+    ``make_model()`` builds the network (the loop seeds torch first and then
+    applies the uniform init); ``start_epoch`` prepares epoch ``epoch``'s
+    batches; ``batch_loss(k)`` is the mean loss of batch ``k`` as a tensor
+    with a graph; ``carried()``/``restore_carried()`` save and restore what
+    a batch hands to the next (an RNN's state).
+    """
+
+    chars_per_batch: int
+
+    def make_model(self) -> nn.Module: ...
+    def init_weights(self, model: nn.Module, scale: float) -> None: ...
+    def num_batches(self) -> int: ...
+    def start_epoch(self, model: nn.Module, epoch: int, fresh: bool) -> None: ...
+    def batch_loss(self, model: nn.Module, k: int) -> torch.Tensor: ...
+    def validation_loss(self, model: nn.Module) -> float: ...
+    def carried(self) -> dict[str, torch.Tensor]: ...
+    def restore_carried(self, tensors: dict[str, torch.Tensor]) -> None: ...
 
 
 @dataclass
@@ -75,12 +113,23 @@ class Progress:
     bad_epochs: int = 0
     elapsed_s: float = 0.0
     train_loss_sum: float = 0.0  # over the current epoch's completed batches
+    stopped_early: bool = False
     history: list = field(default_factory=list)  # one record per finished epoch
 
 
-def learning_rate_for(epoch: int, options: TrainOptions) -> float:
+class Interrupted(RnnlensError):
+    """SIGINT or SIGTERM stopped training after a resumable checkpoint was saved."""
+
+
+def learning_rate_for(epoch: int, options: LoopOptions) -> float:
     """The learning rate of epoch ``epoch`` (0-based): decayed once per epoch after ``lr_decay_after``."""
     return options.learning_rate * options.lr_decay ** max(0, epoch - options.lr_decay_after + 1)
+
+
+def clock(seconds: float) -> str:
+    """``H:MM:SS``."""
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def epoch_line(record: dict, epochs: int) -> str:
@@ -89,57 +138,50 @@ def epoch_line(record: dict, epochs: int) -> str:
     return (
         f"epoch {record['epoch']}/{epochs}  train {record['train_loss']:.4f} nats/char  "
         f"val {record['val_loss']:.4f} nats/char ({record['val_bits']:.4f} bits/char)  "
-        f"{record['chars_per_s']:,.0f} chars/s  elapsed {_clock(record['elapsed_s'])}  ETA {_clock(eta)}"
+        f"{record['chars_per_s']:,.0f} chars/s  elapsed {clock(record['elapsed_s'])}  ETA {clock(eta)}"
     )
 
 
-def _clock(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-@torch.no_grad()
-def stream_loss(model: CharRNN, batches: StreamBatches, device: torch.device) -> float:
-    """Mean cross-entropy (nats/char) over stream batches, state carried, in eval mode."""
-    was_training = model.training
-    model.eval()
-    state, total = None, 0.0
-    for k in range(len(batches)):
-        x, y = (t.to(device) for t in batches[k])
-        logits, state = model(x, state)
-        total += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
-    model.train(was_training)
-    return total / (len(batches) * batches.chars_per_batch)
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM while the block runs (handlers only in the main thread)."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+    previous = {s: signal.signal(s, lambda *_: requested.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield requested
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 class Trainer:
-    """Owns one run directory: builds or restores the model, trains, checkpoints."""
+    """Owns one run directory: builds or restores the task's model, trains, checkpoints.
 
-    def __init__(self, corpus: Corpus, model_config: ModelConfig, options: TrainOptions, out_dir: str | os.PathLike):
-        self.corpus, self.options, self.out_dir = corpus, options, Path(out_dir)
-        self.device = resolve_device(options.device)
-        self.train_batches = StreamBatches(corpus.split_ids("train"), options.batch_size, options.seq_length, "training split")
-        self.val_batches = validation_batches(corpus.split_ids("val"), options.batch_size, options.seq_length)
+    ``config`` is what ``config.json`` records beside the options and the
+    history (kind, model, vocabulary, corpus...); ``on_save`` runs after
+    every checkpoint (for tests and progress reports).
+    """
+
+    def __init__(self, task: Task, options: LoopOptions, out_dir: str | os.PathLike, kind: str, config: dict,
+                 device: torch.device) -> None:
+        self.task, self.options, self.out_dir, self.kind = task, options, Path(out_dir), kind
+        self.device = device
+        self.run_config = config
         torch.manual_seed(options.seed)
-        self.model = CharRNN(model_config)
-        self.model.init_uniform(options.init_range, options.forget_bias)
+        self.model = task.make_model()
+        task.init_weights(self.model, options.init_range)
         self.model.to(self.device)
         self.optimizer = torch.optim.RMSprop(
             self.model.parameters(), lr=options.learning_rate, alpha=options.rmsprop_decay, eps=1e-8
         )
-        self.state = None
         self.progress = Progress(learning_rate=learning_rate_for(0, options))
 
     # --- checkpoints -------------------------------------------------------
     def config(self) -> dict:
-        return {
-            "model": self.model.config.to_dict(),
-            "parameters": self.model.config.parameter_count,
-            "vocabulary": self.corpus.vocab.chars,
-            "corpus": self.corpus.spec(),
-            "training": asdict(self.options),
-            "history": self.progress.history,
-        }
+        return {**self.run_config, "training": asdict(self.options), "history": self.progress.history}
 
     def save_last(self) -> None:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
@@ -149,8 +191,7 @@ class Trainer:
         tensors["rng.torch"] = torch.get_rng_state()
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
-        state = self.state if isinstance(self.state, tuple) else (self.state,) if self.state is not None else ()
-        tensors.update({f"state.{i}": s for i, s in enumerate(state)})
+        tensors.update({f"state.{k}": v for k, v in self.task.carried().items()})
         meta = {"progress": asdict(self.progress), "param_groups": optimizer["param_groups"]}
         save_tensors(self.out_dir / LAST, tensors, meta)
 
@@ -165,24 +206,21 @@ class Trainer:
         torch.set_rng_state(tensors["rng.torch"])
         if "rng.cuda" in tensors and self.device.type == "cuda":
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
-        state = [v.to(self.device) for _, v in sorted(split_prefix(tensors, "state").items())]
-        self.state = None if not state else tuple(state) if len(state) == 2 else state[0]
+        self.task.restore_carried({k: v.to(self.device) for k, v in split_prefix(tensors, "state").items()})
         self.progress = Progress(**meta["progress"])
 
     def write_run_files(self) -> None:
-        write_config(self.out_dir, "rnn", self.config())
-        atomic.write_text(self.out_dir / METRICS, "".join(_json_line(r) for r in self.progress.history))
+        write_config(self.out_dir, self.kind, self.config())
+        atomic.write_text(self.out_dir / METRICS, "".join(json.dumps(r) + "\n" for r in self.progress.history))
 
     # --- training ----------------------------------------------------------
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
-        logits, state = self.model(x, self.state)
-        self.state = detach_state(state)
-        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+    def train_step(self, k: int) -> float:
+        loss = self.task.batch_loss(self.model, k)
         value = loss.item()
         if not math.isfinite(value):
             raise RnnlensError(
                 f"the training loss became {value} at epoch {self.progress.epoch + 1}, batch {self.progress.batch + 1}; "
-                f"the last good checkpoint is kept in {self.out_dir}; lower --learning-rate or --grad-clip"
+                f"the last good checkpoint is kept in {self.out_dir}; lower the learning rate or the gradient clip"
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -191,28 +229,41 @@ class Trainer:
         self.optimizer.step()
         return value
 
-    def run_epoch(self, on_iteration: Callable | None, show_progress: bool) -> float:
-        """Train from the current position to the end of the epoch; return its seconds."""
+    def run_epoch(self, on_iteration: Callable | None, show_progress: bool,
+                  stop: threading.Event | None = None) -> float:
+        """Train from the current position to the end of the epoch; return its seconds.
+
+        Checkpoints fall due by batch count and by time; when ``stop`` is set
+        the run saves and raises ``Interrupted``.
+        """
         p, opts = self.progress, self.options
         for group in self.optimizer.param_groups:
             group["lr"] = p.learning_rate
-        if p.batch == 0:
-            self.state = None  # each epoch starts its streams from a zero state
+        self.task.start_epoch(self.model, p.epoch, fresh=p.batch == 0)
         self.model.train()
-        start = time.perf_counter()
-        bar = tqdm(total=len(self.train_batches), initial=p.batch, desc=f"epoch {p.epoch + 1}/{opts.epochs}",
+        batches = self.task.num_batches()
+        start = last_save = time.perf_counter()
+        bar = tqdm(total=batches, initial=p.batch, desc=f"epoch {p.epoch + 1}/{opts.epochs}",
                    unit="batch", disable=not show_progress, leave=False, file=sys.stderr)
-        for k in range(p.batch, len(self.train_batches)):
-            x, y = (t.to(self.device) for t in self.train_batches[k])
-            p.train_loss_sum += self.train_step(x, y)
+        for k in range(p.batch, batches):
+            loss = self.train_step(k)
+            p.train_loss_sum += loss
             p.batch = k + 1
             bar.update(1)
+            bar.set_postfix_str(f"loss {loss:.3f}", refresh=False)
             if on_iteration is not None:
                 on_iteration(p)
-            if opts.save_every and p.batch % opts.save_every == 0 and p.batch < len(self.train_batches):
-                p.elapsed_s += time.perf_counter() - start
-                start = time.perf_counter()
+            now = time.perf_counter()
+            due = (opts.save_every and p.batch % opts.save_every == 0) or now - last_save >= opts.save_every_s
+            stopping = stop is not None and stop.is_set()
+            if (due or stopping) and p.batch < batches:
+                p.elapsed_s += now - start
+                start = last_save = now
                 self.save_last()
+            if stopping and p.batch < batches:
+                bar.close()
+                raise Interrupted(f"stopped in epoch {p.epoch + 1} after batch {p.batch} of {batches}; "
+                                  f"{self.out_dir / LAST} holds everything to resume exactly there")
         bar.close()
         return time.perf_counter() - start
 
@@ -220,16 +271,16 @@ class Trainer:
         """Validate, record, checkpoint and decay; return whether to go on."""
         p, opts = self.progress, self.options
         p.elapsed_s += seconds
-        val_loss = stream_loss(self.model, self.val_batches, self.device)
+        val_loss = self.task.validation_loss(self.model)
+        batches = self.task.num_batches()
         record = {
-            "epoch": p.epoch + 1, "train_loss": p.train_loss_sum / len(self.train_batches),
+            "epoch": p.epoch + 1, "train_loss": p.train_loss_sum / batches,
             "val_loss": val_loss, "val_bits": val_loss / math.log(2), "learning_rate": p.learning_rate,
-            "chars_per_s": len(self.train_batches) * self.train_batches.chars_per_batch / max(seconds, 1e-9),
+            "chars_per_s": batches * self.task.chars_per_batch / max(seconds, 1e-9),
             "elapsed_s": p.elapsed_s,
         }
         p.history.append(record)
-        improved = p.best_val_loss is None or val_loss < p.best_val_loss
-        if improved:
+        if p.best_val_loss is None or val_loss < p.best_val_loss:
             p.best_val_loss, p.bad_epochs = val_loss, 0
             tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
             save_tensors(self.out_dir / BEST, tensors, {"epoch": p.epoch + 1, "val_loss": val_loss})
@@ -237,52 +288,39 @@ class Trainer:
             p.bad_epochs += 1
         p.epoch, p.batch, p.train_loss_sum = p.epoch + 1, 0, 0.0
         p.learning_rate = learning_rate_for(p.epoch, opts)
+        p.stopped_early = bool(opts.patience and p.bad_epochs >= opts.patience)
         self.save_last()
         self.write_run_files()
         log(epoch_line(record, opts.epochs))
-        if opts.patience and p.bad_epochs >= opts.patience:
+        if p.stopped_early:
             log(f"stopping early: no better validation loss for {p.bad_epochs} epochs")
-            return False
-        return True
+        return not p.stopped_early
+
+    def finished(self) -> bool:
+        return self.progress.stopped_early or self.progress.epoch >= self.options.epochs
 
     def fit(self, on_iteration: Callable | None = None, show_progress: bool = True,
             log: Callable[[str], None] = print) -> Progress:
-        """Train until the last epoch or early stopping; return the final progress."""
+        """Train until the last epoch or early stopping; return the final progress.
+
+        SIGINT/SIGTERM (in the main thread) save a resumable checkpoint and raise ``Interrupted``.
+        """
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if not (self.out_dir / LAST).exists():
             self.write_run_files()
             self.save_last()
-        while self.progress.epoch < self.options.epochs:
-            seconds = self.run_epoch(on_iteration, show_progress)
-            if not self.finish_epoch(seconds, log):
-                break
+        with stop_on_signals() as stop:
+            while not self.finished():
+                seconds = self.run_epoch(on_iteration, show_progress, stop)
+                if not self.finish_epoch(seconds, log) or stop.is_set():
+                    break
+        if stop.is_set() and not self.finished():
+            raise Interrupted(f"stopped after epoch {self.progress.epoch}; {self.out_dir / LAST} holds "
+                              "everything to resume from there")
         return self.progress
 
 
-def _json_line(record: dict) -> str:
-    return json.dumps(record) + "\n"
-
-
-def start_run(corpus: Corpus, model_config: ModelConfig, options: TrainOptions, out_dir: str | os.PathLike) -> Trainer:
-    """A trainer for a new run; refuses a directory that already holds one."""
-    if (Path(out_dir) / LAST).exists():
-        raise RnnlensError(f"{out_dir} already holds a training run; pass --resume to continue it or choose another --out")
-    return Trainer(corpus, model_config, options, out_dir)
-
-
-def resume_run(corpus: Corpus, out_dir: str | os.PathLike, epochs: int | None = None) -> Trainer:
-    """A trainer restored from ``out_dir/last.safetensors`` exactly where it stopped.
-
-    ``epochs`` may extend (or shorten) the run; every other option is the saved one.
-    """
-    if not (Path(out_dir) / LAST).exists():
-        raise RnnlensError(f"{out_dir}: nothing to resume (no {LAST}); start the run without --resume")
-    for stale in Path(out_dir).glob(".*.tmp"):  # what a kill mid-write left behind
+def clear_stale_files(out_dir: str | os.PathLike) -> None:
+    """Remove what a kill mid-write left behind (``atomic`` temporary files)."""
+    for stale in Path(out_dir).glob(".*.tmp"):
         stale.unlink()
-    config = read_config(out_dir)
-    if config["corpus"]["sha256"] != corpus.sha256:
-        raise RnnlensError(f"{out_dir} was trained on another text (sha256 differs); resume it with the same corpus")
-    options = TrainOptions.from_dict({**config["training"], **({"epochs": epochs} if epochs else {})})
-    trainer = Trainer(corpus, ModelConfig(**config["model"]), options, out_dir)
-    trainer.restore_last()
-    return trainer

@@ -49,29 +49,21 @@ per order the sorted keys, ``log p(w | h)`` (interpolated) and the backoff
 interpolation above. The same tables and scoring serve ARPA files from other
 tools (``rnnlens.models.ngram.arpa``).
 
-**Run directories** hold ``config.json`` (kind ``ngram``: order, vocabulary,
-corpus with its sha256, per-order counts and discounts) and no arrays: loading
-re-estimates from the corpus's train split (seconds; an order-21 model on War
-and Peace would be about 1 GB of arrays, 400 times the text) and checks that
-the n-gram counts are the stored ones. ``write_arpa`` exports the arrays.
+Run directories (``rnnlens.models.ngram.kind``) hold only ``config.json``;
+``write_arpa`` exports the arrays.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from rnnlens.store.runs import read_config, write_config
-from rnnlens.data.corpus import Corpus, Vocabulary, load_corpus_spec
+from rnnlens.data.corpus import Vocabulary
 from rnnlens.errors import RnnlensError
 
-KIND = "ngram"
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)  # KenLM's --discount_fallback defaults
 LOG_PROB_CHUNK = 1 << 18  # positions scored per pass (bounds the (chunk, order) index arrays)
 DISTRIBUTION_CHUNK = 1 << 14  # positions per pass for full distributions ((chunk, tokens) float64)
@@ -299,6 +291,8 @@ class BackoffPredictor:
     put before the text as context only (KenLM's ``<s>``).
     """
 
+    kind = "ngram"
+
     def __init__(self, tables: BackoffTables, vocab: Vocabulary, corpus_spec: dict,
                  token_of_char: np.ndarray | None = None, bos: int | None = None, info: dict | None = None) -> None:
         self.tables = tables
@@ -307,6 +301,15 @@ class BackoffPredictor:
         self.token_of_char = np.arange(len(vocab)) if token_of_char is None else np.asarray(token_of_char)
         self.bos = bos
         self.info = info or {}
+        self.identity: dict = {}
+
+    @property
+    def description(self) -> str:
+        return f"order-{self.tables.order} n-gram ({self.tables.order - 1} characters of context)"
+
+    @property
+    def context_length(self) -> int:
+        return max(self.tables.order - 1, 1)
 
     def _tokens(self, ids: np.ndarray) -> np.ndarray:
         tokens = self.token_of_char[np.asarray(ids, dtype=np.int64)]
@@ -331,42 +334,3 @@ class BackoffPredictor:
         parts = [np.log(score_distributions(self.tables, window)[skip:, self.token_of_char]).astype(np.float32)
                  for window, skip in self._chunks(tokens, DISTRIBUTION_CHUNK)]
         return np.concatenate(parts) if parts else np.zeros((0, len(self.vocab)), np.float32)
-
-
-# --- run directories ---------------------------------------------------------
-
-def estimate_corpus(corpus: Corpus, order: int, show_progress: bool = False,
-                    data_dir: str | os.PathLike | None = None) -> tuple[BackoffPredictor, dict]:
-    """Estimate an order-``order`` model on the corpus's train split; return it and its config.
-
-    ``data_dir`` (for a named dataset) is recorded so that loading finds the
-    corpus again when ``RNNLENS_DATA`` is not set.
-    """
-    start = time.perf_counter()
-    tables, stats = estimate(corpus.split_ids("train"), order, len(corpus.vocab), show_progress)
-    config = {"order": order, "vocabulary": corpus.vocab.chars, "corpus": corpus.spec(),
-              "estimator": "interpolated modified Kneser-Ney (KenLM's formulas)", "orders": stats,
-              "estimate_s": round(time.perf_counter() - start, 3)}
-    if data_dir is not None and "dataset" in corpus.source:
-        config["data_dir"] = str(Path(data_dir).resolve())
-    return BackoffPredictor(tables, corpus.vocab, corpus.spec(), info=config), config
-
-
-def save(out_dir: str | os.PathLike, config: dict) -> Path:
-    """Write the model's ``config.json`` (the arrays are re-estimated on load; see the module docstring)."""
-    write_config(out_dir, KIND, config)
-    return Path(out_dir) / "config.json"
-
-
-def load(run_dir: str | os.PathLike, weights: str = "best", device: str = "cpu") -> BackoffPredictor:
-    """Re-estimate a saved n-gram model from its corpus and check it is the same model."""
-    config = read_config(run_dir)
-    if config.get("kind") != KIND:
-        raise RnnlensError(f"{run_dir}: holds a {config.get('kind')} model, not an n-gram model")
-    corpus = load_corpus_spec(config["corpus"], os.environ.get("RNNLENS_DATA") or config.get("data_dir"))
-    predictor, fresh = estimate_corpus(corpus, config["order"])
-    if [s["ngrams"] for s in fresh["orders"]] != [s["ngrams"] for s in config["orders"]]:
-        raise RnnlensError(f"{run_dir}: re-estimating gave other n-gram counts than the saved ones; "
-                           "the model was made by another rnnlens version; estimate it again with rnnlens ngram")
-    return predictor
-

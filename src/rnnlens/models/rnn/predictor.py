@@ -15,14 +15,11 @@ from rnnlens.errors import RnnlensError
 from rnnlens.models.rnn.network import CharRNN, ModelConfig, resolve_device
 from rnnlens.models.predictor import NeuralPredictor
 
-WEIGHTS = ("best", "last")
 CHUNK = 10_000  # time steps per forward call: bounds memory, state carries across
 
 
 def load_model(run_dir: str | os.PathLike, weights: str = "best", device: str = "cpu") -> tuple[CharRNN, dict]:
     """Load a CharRNN (in eval mode, on ``device``) and its config from a run directory."""
-    if weights not in WEIGHTS:
-        raise RnnlensError(f"unknown weights {weights!r}; choose one of {', '.join(WEIGHTS)}")
     config = read_config(run_dir)
     if config.get("kind") != "rnn":
         raise RnnlensError(f"{run_dir}: holds a {config.get('kind')} model, not an RNN")
@@ -36,12 +33,33 @@ def load_model(run_dir: str | os.PathLike, weights: str = "best", device: str = 
 
 
 def load(run_dir: str | os.PathLike, weights: str = "best", device: str = "cpu") -> "RNNPredictor":
+    """The CharRNN of a run directory as a predictor."""
     model, config = load_model(run_dir, weights, device)
     return RNNPredictor(model, Vocabulary(config["vocabulary"]), config["corpus"])
 
 
+def describe(config: ModelConfig) -> str:
+    """``2-layer LSTM, hidden 128``."""
+    return f"{config.num_layers}-layer {config.model_type.upper()}, hidden {config.hidden_size}"
+
+
 class RNNPredictor(NeuralPredictor):
     """Predictions of a CharRNN over a text, from a zero state, as one stream."""
+
+    kind = "rnn"
+
+    @property
+    def description(self) -> str:
+        return describe(self.model.config)
+
+    @torch.no_grad()
+    def stream(self, prime_ids: np.ndarray):
+        """Yield log p(next character) ``(V,)`` after the prime, then after each id sent in, state carried."""
+        device = self.model.decoder.weight.device
+        logits, state = self.model(torch.as_tensor(np.asarray(prime_ids, dtype=np.int64), device=device)[None], None)
+        while True:
+            choice = yield torch.log_softmax(logits[0, -1].float(), dim=-1).cpu().numpy()
+            logits, state = self.model(torch.tensor([[choice]], device=device), state)
 
     @torch.no_grad()
     def log_softmax_chunks(self, ids: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -32,9 +32,7 @@ on worker threads while the kernel reads the next chunk (see ``gate_pool``).
 from __future__ import annotations
 
 import math
-import mmap
 import os
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -44,9 +42,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnlens.data.corpus import Vocabulary
 from rnnlens.errors import RnnlensError
 from rnnlens.models.rnn.network import CharRNN, ModelConfig
+from rnnlens.models.trace import layer_key, plain_page_array
 
 QUANTITIES = {
     "rnn": ("hidden",),
@@ -60,58 +58,10 @@ MAX_WORKERS = 4  # gate threads; the gate work of a chunk takes about as long as
 Allocator = Callable[[str, tuple, np.dtype], np.ndarray]
 
 
-def layer_key(layer: int, quantity: str) -> str:
-    """The trace key of a quantity of a layer (layers count from 1): ``layer2.cell``."""
-    return f"layer{layer}.{quantity}"
-
-
 def trace_keys(model_type: str, num_layers: int, full_distribution: bool = False) -> list[str]:
     """Every key a full trace of such a model holds, in a stable order."""
     keys = ["prob"] + (["distribution"] if full_distribution else [])
     return keys + [layer_key(k, q) for k in range(1, num_layers + 1) for q in QUANTITIES[model_type]]
-
-
-class Trace(Mapping):
-    """A model's trace over a text: a read-only mapping from key to array.
-
-    ``text`` is the traced text (``N`` characters; row ``t`` belongs to
-    ``text[t]``), ``info`` describes the model and the text, and arrays may be
-    memory-mapped files (see ``trace_store``).
-    """
-
-    def __init__(self, arrays: dict[str, np.ndarray], text: str, info: dict) -> None:
-        self._arrays = dict(arrays)
-        self.text = text
-        self.info = info
-
-    def __getitem__(self, key: str) -> np.ndarray:
-        try:
-            return self._arrays[key]
-        except KeyError:
-            raise RnnlensError(f"the trace has no {key!r}; it holds {', '.join(self._arrays)}") from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._arrays)
-
-    def __len__(self) -> int:
-        return len(self._arrays)
-
-    @property
-    def model_type(self) -> str:
-        return self.info["model"]["model_type"]
-
-    @property
-    def num_layers(self) -> int:
-        return self.info["model"]["num_layers"]
-
-    @property
-    def positions(self) -> int:
-        """Number of rows ``N-1``."""
-        return len(self._arrays["prob"]) if "prob" in self._arrays else max(len(self.text) - 1, 0)
-
-    def layer(self, layer: int, quantity: str) -> np.ndarray:
-        """``(positions, units)`` values of ``quantity`` in layer ``layer`` (from 1)."""
-        return self[layer_key(layer, quantity)]
 
 
 def linear_recurrence(a: np.ndarray, b: np.ndarray, initial: np.ndarray, segment: int | None = None,
@@ -148,22 +98,6 @@ def linear_recurrence(a: np.ndarray, b: np.ndarray, initial: np.ndarray, segment
     if out is None:
         out = np.empty((n, units), a.dtype)
     return np.add(partial[:n], product[:n], out=out)
-
-
-def plain_page_array(shape: tuple, dtype: np.dtype) -> np.ndarray:
-    """A new array in its own anonymous memory mapping that does not use transparent huge pages.
-
-    NumPy asks for huge pages on large arrays; where the kernel then compacts
-    memory at the first write (``defrag=madvise``, as on our test machines),
-    filling a trace's arrays cost 3.4-3.9 s per GB against 1 s per GB with
-    plain pages (benchmarks/RESULTS.md). The memory goes back to the system
-    when the array is freed.
-    """
-    count = math.prod(shape)
-    buffer = mmap.mmap(-1, max(count * dtype.itemsize, 1))
-    if hasattr(mmap, "MADV_NOHUGEPAGE"):
-        buffer.madvise(mmap.MADV_NOHUGEPAGE)
-    return np.frombuffer(buffer, dtype, count=count).reshape(shape)
 
 
 def default_workers(device: torch.device) -> int:
@@ -372,11 +306,3 @@ def _progress_bar(total: int, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, unit="char", unit_scale=True, desc="trace", disable=not enabled, leave=False)
-
-
-def trace_model(model: CharRNN, ids: np.ndarray, vocab: Vocabulary, keys: set[str] | None = None,
-                full_distribution: bool = False, info: dict | None = None, **options) -> Trace:
-    """Trace ``model`` over ``ids`` in memory and return the ``Trace`` (see ``compute_trace``)."""
-    arrays = compute_trace(model, ids, keys=keys, full_distribution=full_distribution, **options)
-    details = {"model": model.config.to_dict(), **(info or {})}
-    return Trace(arrays, vocab.decode(ids), details)

@@ -1,0 +1,42 @@
+"""What the trace analyses (``cells``, ``saturation``) share: their options and the trace they read."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rnnlens.analyses.result import Result
+from rnnlens.commands.common import (add_model_options, add_reporting, add_text_source, check_out, log,
+                                     show_progress)
+from rnnlens.models.trace import Trace
+from rnnlens.store.traces import KeyChoice, get_trace
+
+
+def add_trace_analysis_options(parser: argparse.ArgumentParser, writes: str) -> None:
+    """``DIR`` (a run or a trace directory), the text options, ``--trace``, ``--out`` and ``--json``."""
+    parser.add_argument("model_dir", metavar="DIR",
+                        help="a trained network's run directory, or a trace directory written by rnnlens trace")
+    add_text_source(parser, default_split="test")
+    add_model_options(parser)
+    parser.add_argument("--trace", metavar="TRACE_DIR",
+                        help="keep the trace here and reuse it next time (rewritten if incomplete or of "
+                             "other weights or text)")
+    parser.add_argument("--out", required=True, metavar="OUT_DIR",
+                        help=f"where to write {writes} (a new or empty directory, or an earlier result)")
+    add_reporting(parser)
+
+
+def trace_from_args(args: argparse.Namespace, keys: KeyChoice) -> Trace:
+    check_out(args.out, "result")
+    if args.trace:
+        check_out(args.trace, "trace")
+    return get_trace(args.model_dir, keys, split=args.split, file=args.text, skip_unknown=args.skip_unknown,
+                     data_dir=args.data_dir, weights=args.weights, device=args.device, keep=args.trace,
+                     progress=show_progress(args), log=log)
+
+
+def report(result: Result, args: argparse.Namespace) -> None:
+    """Save the result into ``--out`` and print it (``--json``: the saved JSON's keys)."""
+    paths = result.save(args.out)
+    print(json.dumps(result.to_dict()) if args.json else result.summary())
+    log(f"wrote {', '.join(str(p) for p in paths)}")

@@ -1,0 +1,63 @@
+"""The ``rnn`` kind (vanilla RNN, LSTM, GRU): fit with the paper's protocol, load, trace.
+
+A spec holds ``model_type``, ``num_layers``, ``hidden_size`` (or
+``params``, a parameter budget the hidden size is solved for), ``dropout``
+and any option of ``TrainOptions``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import fields
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from rnnlens.data.corpus import Corpus
+from rnnlens.models.rnn import trace as rnn_trace
+from rnnlens.models.rnn.fit import TrainOptions, resume_run, start_run
+from rnnlens.models.rnn.network import ModelConfig, solve_hidden_size
+from rnnlens.models.rnn.predictor import RNNPredictor, load
+from rnnlens.training.loop import LAST, Progress
+
+KIND = "rnn"
+LABEL = "RNN"
+
+__all__ = ["KIND", "LABEL", "fit", "load", "model_config", "trace_keys", "trace_gates", "compute_trace"]
+
+
+def model_config(spec: dict, vocab_size: int) -> ModelConfig:
+    """The network a spec asks for; ``params`` solves for the hidden size closest to the budget."""
+    hidden = spec.get("hidden_size") or solve_hidden_size(spec["model_type"], spec["num_layers"], vocab_size,
+                                                          int(spec["params"]))
+    return ModelConfig(spec["model_type"], vocab_size, hidden, spec["num_layers"], spec.get("dropout", 0.0))
+
+
+def training_options(spec: dict) -> TrainOptions:
+    names = {f.name for f in fields(TrainOptions)}
+    return TrainOptions(**{k: v for k, v in spec.items() if k in names})
+
+
+def fit(spec: dict, corpus: Corpus, out_dir: str | os.PathLike, log: Callable[[str], None] = print,
+        show_progress: bool = False) -> Progress:
+    """Train (or continue training) an RNN into ``out_dir`` until its last epoch or early stopping."""
+    if (Path(out_dir) / LAST).exists():
+        trainer = resume_run(out_dir, epochs=spec.get("epochs"), corpus=corpus)
+    else:
+        trainer = start_run(corpus, model_config(spec, len(corpus.vocab)), training_options(spec), out_dir)
+    return trainer.fit(show_progress=show_progress, log=log)
+
+
+def trace_keys(predictor: RNNPredictor, full_distribution: bool = False) -> list[str]:
+    config = predictor.model.config
+    return rnn_trace.trace_keys(config.model_type, config.num_layers, full_distribution)
+
+
+def trace_gates(predictor: RNNPredictor) -> list[str]:
+    return list(rnn_trace.GATES[predictor.model.config.model_type])
+
+
+def compute_trace(predictor: RNNPredictor, ids: np.ndarray, **options) -> dict[str, np.ndarray]:
+    """The arrays of ``rnn_trace.compute_trace`` (``allocate``, ``keys``, ``progress``, ...)."""
+    return rnn_trace.compute_trace(predictor.model, ids, **options)
