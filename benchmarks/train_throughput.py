@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from rnnlens.data.batches import StreamBatches
 from rnnlens.data.corpus import load_corpus
 from rnnlens.models.rnn.network import CharRNN, ModelConfig, detach_state, solve_hidden_size
-from rnnlens.training.loop import TrainOptions, Trainer
+from rnnlens.models.rnn.fit import TrainOptions, make_trainer
 
 
 def plain_loop(model: CharRNN, batches: StreamBatches, optimizer) -> float:
@@ -51,8 +51,8 @@ def main() -> None:
     chars = args.batches * options.batch_size * options.seq_length
     batches = StreamBatches(corpus.split_ids("train")[:chars + 1], options.batch_size, options.seq_length)
 
-    trainer = Trainer(corpus, config, options, "/tmp/rnnlens-throughput")
-    trainer.train_batches = batches
+    trainer = make_trainer(corpus, config, options, "/tmp/rnnlens-throughput")
+    trainer.task.train_batches = batches
     plain = CharRNN(config)
     plain.init_uniform()
     plain_optimizer = torch.optim.RMSprop(plain.parameters(), lr=2e-3, alpha=0.95, eps=1e-8)

@@ -227,3 +227,22 @@ def test_characters_outside_the_vocabulary_are_refused_with_their_list_or_skippe
     assert not (tmp_path / "tr").exists()
     assert main(["trace", str(out), "--text", str(text), "--skip-unknown", "--out", str(tmp_path / "tr")]) == 0
     assert open_trace(tmp_path / "tr").positions == 399
+
+
+def test_the_trace_prob_is_the_cached_predictions_in_float32(run_dir):
+    from rnnlens.store.predictions import Predictions, predictions_for
+
+    out, corpus = run_dir
+    predictor = load_rnn(out)
+    text = Text(corpus.split_ids("val"), "val")
+    predictions = predictions_for(predictor, text, distributions=True)
+    trace = trace_predictor(predictor, text)
+    assert predictions.log_probs.dtype == np.float64 and predictions.log_probs.shape == trace["prob"].shape
+    assert np.abs(np.exp(predictions.log_probs) - trace["prob"]).max() < 1e-6
+    assert np.allclose(predictions.distributions.sum(axis=1), 1, atol=1e-5)
+    assert trace.info["model"] == predictions.model == predictor.identity
+    assert trace.info["text"] == predictions.text and predictions.text["chars"] == len(text.ids)
+    cached = Predictions.load(next((out / "predictions").iterdir()))
+    assert np.array_equal(cached.log_probs, predictions.log_probs)
+    predictor.predict_log_probs = lambda ids: pytest.fail("the cached predictions were computed again")
+    assert np.array_equal(predictions_for(predictor, text).log_probs, predictions.log_probs)
