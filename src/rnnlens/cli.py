@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from importlib.metadata import version
 
@@ -14,8 +15,25 @@ from rnnlens.training.loop import Interrupted
 COMMANDS = ["train", "evaluate", "sample", "ngram", "nnn", "baselines", "trace", "cells", "saturation"]
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: what is wrong, and where the help is (exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
+def plain_text(docstring: str | None) -> str | None:
+    """A module docstring as a help description: its first paragraph, without the reST markup and the
+    ``rnnlens NAME``: prefix (the usage line above it names the command)."""
+    if not docstring:
+        return docstring
+    text = " ".join(docstring.strip().split("\n\n")[0].split())
+    text = re.sub(r"^``rnnlens \w+``: ", "", text).replace("``", "")
+    return text[:1].upper() + text[1:]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="rnnlens",
         description="Train character-level RNN/LSTM/GRU language models and see what happens inside them.",
     )
@@ -25,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         importlib.import_module(f"rnnlens.commands.{name}").register(subparsers)
         command = subparsers.choices[name]
+        command.description = plain_text(command.description)
         command.set_defaults(flags={action.dest: action.option_strings[0] for action in command._actions
                                     if action.option_strings})
     return parser
@@ -35,9 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0
-    except Interrupted as err:
+    except Interrupted as err:  # exit status 128 + the signal: 130 for SIGINT (Ctrl-C), 143 for SIGTERM
         print(f"rnnlens {args.command}: interrupted: {err}", file=sys.stderr)
-        return 130
+        return 128 + err.signum
     except RnnlensError as err:
         if args.debug:
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 from rnnlens.analyses.baseline_table import NGRAM_CONTEXTS, NNN_CONTEXTS, build_table, paper_jobs
@@ -13,6 +14,7 @@ from rnnlens.commands.common import Stopwatch, add_corpus_options, add_reporting
 from rnnlens.commands.nnn import add_training_options, nnn_spec
 from rnnlens.data.corpus import SPLITS
 from rnnlens.errors import RnnlensError
+from rnnlens.store.outputs import holdings
 
 
 def register(subparsers) -> None:
@@ -31,11 +33,27 @@ def register(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
+TABLE_ENTRY = re.compile(r"(ngram-order\d+|nnn-n\d+|table2|\..*\.tmp)")  # what build_table writes
+
+
+def check_table_dir(path: str) -> None:
+    """Refuse an --out that is not absent, empty or an earlier table's directory (its models are reused)."""
+    out = Path(path)
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise RnnlensError(f"{path} is a file; give a directory for the table and its models")
+    if any(not TABLE_ENTRY.fullmatch(p.name) for p in out.iterdir()):
+        raise RnnlensError(f"{path} already holds {holdings(out)}; it is not written into: choose a new or empty "
+                           "directory, or an earlier rnnlens baselines directory")
+
+
 def run(args: argparse.Namespace) -> int:
     clock = Stopwatch()
     jobs = paper_jobs(args.ngram, args.nnn, nnn_spec(args))
     if not jobs:
         raise RnnlensError("--ngram and --nnn name no rows; give at least one n")
+    check_table_dir(args.out)
     check_out(str(Path(args.out) / "table2"), "result")
     corpus = corpus_from_args(args)
     log(f"read {corpus.name}: {len(corpus):,} characters, vocabulary {len(corpus.vocab)}")

@@ -10,6 +10,7 @@ from rnnlens.analyses.evaluation import evaluate
 from rnnlens.checks import COUNT
 from rnnlens.commands.common import Stopwatch, add_corpus_options, add_reporting, corpus_from_args, log, show_progress
 from rnnlens.commands.train import add_option_flags
+from rnnlens.store.outputs import check_model_dir
 from rnnlens.models.nnn import HIDDEN_GRID, NNNOptions
 from rnnlens.models.registry import fit, load_predictor
 
@@ -19,7 +20,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=COUNT.argparse_type(), nargs="+", default=list(HIDDEN_GRID),
                         help=f"hidden sizes to try; the best on the validation split is kept "
                              f"(default: {' '.join(map(str, HIDDEN_GRID))})")
-    add_option_flags(parser, NNNOptions, NNNOptions(device="auto"))
+    add_option_flags(parser, NNNOptions, NNNOptions(device="auto"),
+                     help={"seed": "random seed (init, order of the positions)"})
 
 
 def nnn_spec(args: argparse.Namespace) -> dict:
@@ -40,6 +42,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     clock = Stopwatch()
+    check_model_dir(args.out, "nnn")  # an n-NN run of its own is continued; nothing else is written into
     corpus = corpus_from_args(args)
     log(f"read {corpus.name}: {len(corpus):,} characters, vocabulary {len(corpus.vocab)}; "
         f"train/val {len(corpus.split_ids('train')):,}/{len(corpus.split_ids('val')):,}")

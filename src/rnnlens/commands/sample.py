@@ -8,6 +8,7 @@ import sys
 
 from rnnlens.checks import NONNEGATIVE_COUNT, POSITIVE
 from rnnlens.commands.common import Stopwatch, add_model_options, log
+from rnnlens.errors import RnnlensError
 from rnnlens.models.registry import load_predictor
 from rnnlens.models.sampling import sample
 
@@ -25,12 +26,19 @@ def register(subparsers) -> None:
                         help="random seed (default: a random one, printed so the sample can be repeated)")
     parser.add_argument("--argmax", action="store_true", help="always take the likeliest character")
     add_model_options(parser)
+    parser.add_argument("--quiet", action="store_true",
+                        help="nothing on stderr but errors (no line with the seed and the time taken)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     clock = Stopwatch()
     predictor = load_predictor(args.model_dir, args.weights, args.device)
+    unknown = predictor.vocab.unknown_characters(args.prime) if args.prime else {}
+    if unknown:
+        raise RnnlensError(f"--prime holds {sum(unknown.values())} character(s) outside the model's vocabulary "
+                           f"({', '.join(map(repr, unknown))}); the model can only be primed with characters of "
+                           "its corpus")
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     stream = sample(predictor, args.length, args.temperature, args.prime, seed, args.argmax)
     first = next(stream, "")  # the prime is checked before anything is written
@@ -39,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(char)
         sys.stdout.flush()
     sys.stdout.write("\n")
-    log(f"sampled {args.length} characters from {predictor.description} (seed {seed}"
-        f"{', argmax' if args.argmax else f', temperature {args.temperature:g}'}); took {clock}")
+    if not args.quiet:
+        log(f"sampled {args.length} characters from {predictor.description} (seed {seed}"
+            f"{', argmax' if args.argmax else f', temperature {args.temperature:g}'}); took {clock}")
     return 0

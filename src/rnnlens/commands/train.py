@@ -8,36 +8,40 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from rnnlens.checks import COUNT, DROPOUT, POSITIVE
-from rnnlens.commands.common import Stopwatch, add_corpus_options, add_reporting, corpus_from_args, log, show_progress
+from rnnlens.commands.common import (Stopwatch, add_corpus_options, add_reporting, corpus_from_args, log,
+                                     show_progress, typed)
 from rnnlens.errors import RnnlensError
 from rnnlens.models.rnn.fit import TrainOptions, recorded_options, resume_run, start_run
 from rnnlens.models.rnn.kind import model_config
-from rnnlens.models.rnn.network import MODEL_TYPES
-from rnnlens.training.loop import LAST, RANGES
+from rnnlens.models.rnn.network import MODEL_TYPES, count_parameters
+from rnnlens.store.outputs import check_model_dir
+from rnnlens.training.loop import LAST, RANGES, Interrupted
 
 HELP = {
     "epochs": "passes over the training split", "batch_size": "parallel streams per batch",
     "seq_length": "steps unrolled per batch", "learning_rate": "RMSProp base learning rate",
     "rmsprop_decay": "RMSProp moving-average decay", "lr_decay": "learning-rate factor per epoch after --lr-decay-after",
-    "lr_decay_after": "epochs at the base learning rate", "grad_clip": "element-wise gradient clip (0: none)",
+    "lr_decay_after": "epochs at the base learning rate", "grad_clip": "element-wise gradient clip, 0 for none",
     "init_range": "weights start uniform in [-x, x]",
     "forget_bias": "added to the LSTM forget-gate biases at the start (1 helps long-range memory)",
-    "patience": "epochs without a better validation loss before stopping (0: never)",
-    "seed": "random seed (init, dropout, order)", "save_every": "batches between resumable checkpoints (0: by time only)",
+    "patience": "epochs without a better validation loss before stopping, 0 for never",
+    "seed": "random seed (init, dropout, order)", "save_every": "batches between resumable checkpoints, 0 for by time only",
     "save_every_s": "seconds between resumable checkpoints", "device": "cpu, cuda or auto: a GPU where there is one",
     "batch": "positions per update",
 }
 MODEL_FLAGS = {"model": "model_type", "layers": "num_layers", "hidden": "hidden_size", "dropout": "dropout"}
 
 
-def add_option_flags(parser: argparse.ArgumentParser, options: type, defaults) -> None:
+def add_option_flags(parser: argparse.ArgumentParser, options: type, defaults, help: dict | None = None) -> None:
     """One flag per field of ``options`` (a ``LoopOptions`` dataclass), range-checked; defaults stay None
-    so that only options given explicitly count (on resume they must agree with the record)."""
+    so that only options given explicitly count (on resume they must agree with the record). ``help``
+    overrides ``HELP`` for some fields."""
+    texts = {**HELP, **(help or {})}
     for f in fields(options):
         default = getattr(defaults, f.name)
         kind = RANGES[f.name].argparse_type() if f.name in RANGES else type(default)
         parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None,
-                            help=f"{HELP[f.name]} (default: {default})")
+                            help=f"{texts[f.name]} (default: {typed(default)})")
 
 
 def register(subparsers) -> None:
@@ -64,8 +68,11 @@ def given_options(args: argparse.Namespace) -> dict:
     return {f.name: getattr(args, f.name) for f in fields(TrainOptions) if getattr(args, f.name) is not None}
 
 
-def check_resume_agrees(args: argparse.Namespace) -> None:
-    """An option given on --resume that contradicts the run's record is an error naming both values."""
+def check_resume_agrees(args: argparse.Namespace) -> dict:
+    """An option given on --resume that contradicts the run's record is an error naming both values;
+    returns the run's config."""
+    if not (Path(args.out) / LAST).exists():
+        raise RnnlensError(f"{args.out}: nothing to resume (no {LAST}); start the run without --resume")
     config, options = recorded_options(args.out)
     recorded = {**asdict(options), **config["model"]}
     given = {**given_options(args), **{MODEL_FLAGS[k]: getattr(args, k) for k in MODEL_FLAGS
@@ -73,18 +80,53 @@ def check_resume_agrees(args: argparse.Namespace) -> None:
     for name, value in given.items():
         if name != "epochs" and recorded.get(name) != value:
             flag = "--" + next((k for k, v in MODEL_FLAGS.items() if v == name), name).replace("_", "-")
-            raise RnnlensError(f"{flag} {value} contradicts the run's recorded {recorded.get(name)}; a resumed "
-                               "run keeps everything it recorded (only --epochs may change)")
+            raise RnnlensError(f"{flag} {typed(value)} contradicts the run's recorded {typed(recorded.get(name))}; "
+                               "a resumed run keeps everything it recorded (only --epochs may change)")
     if args.params is not None:
         raise RnnlensError("--params applies to a new run; a resumed run keeps its recorded hidden size")
+    fractions = config["corpus"]["fractions"]
+    if args.fractions is not None and list(args.fractions) != list(fractions):
+        raise RnnlensError(f"--split-fractions {typed(args.fractions)} contradicts the run's recorded "
+                           f"{typed(fractions)}; a resumed run keeps its corpus and split")
+    return config
 
 
-def new_trainer(args: argparse.Namespace):
+def check_new_run(args: argparse.Namespace) -> None:
+    """Before any corpus is read: a new run needs a corpus, a network and a new or empty --out."""
+    if (Path(args.out) / LAST).exists():
+        raise RnnlensError(f"{args.out} already holds a training run; pass --resume to continue it "
+                           "or choose another --out")
+    check_model_dir(args.out, "rnn", reuse=False)
     if args.dataset is None and args.text is None:
         raise RnnlensError("a new run needs a corpus: --dataset NAME or --text FILE")
     if args.model is None or args.layers is None or (args.hidden is None and args.params is None):
         raise RnnlensError("a new run needs --model, --layers and --hidden or --params")
+
+
+def check_corpus_fits(args: argparse.Namespace, corpus) -> None:
+    """Refuse, before training, a validation split too short to validate and a budget below hidden size 1."""
+    seq_length = args.seq_length or TrainOptions.seq_length
+    batch_size = args.batch_size or TrainOptions.batch_size
+    val = len(corpus.split_ids("val"))
+    fits = len(corpus.split_ids("train")) > batch_size * seq_length  # else the training split's own message
+    if fits and val < seq_length + 1:
+        given = "--split-fractions" if args.fractions else "the split fractions"
+        raise RnnlensError(f"with {given} {typed(corpus.fractions)} the validation split has {val} characters, "
+                           f"too few for one sequence of "
+                           f"--seq-length {seq_length} (+1); training validates after every epoch, so give the "
+                           "validation split a larger share")
+    if args.params is not None:
+        smallest = count_parameters(args.model, args.layers, len(corpus.vocab), 1)
+        if args.params < smallest:
+            raise RnnlensError(f"--params {typed(args.params)} is too small: a {args.layers}-layer "
+                               f"{args.model.upper()} on this corpus's {len(corpus.vocab)} characters needs at "
+                               f"least {smallest} parameters (hidden size 1)")
+
+
+def new_trainer(args: argparse.Namespace):
+    check_new_run(args)
     corpus = corpus_from_args(args)
+    check_corpus_fits(args, corpus)
     spec = {"model_type": args.model, "num_layers": args.layers, "hidden_size": args.hidden, "params": args.params,
             "dropout": args.dropout or 0.0}
     options = TrainOptions(**{"device": "auto", **given_options(args)})
@@ -94,32 +136,62 @@ def new_trainer(args: argparse.Namespace):
     return trainer
 
 
+def describe_model(trainer) -> str:
+    c = trainer.model.config
+    return f"{c.num_layers}-layer {c.model_type.upper()}, hidden {c.hidden_size}, {c.parameter_count:,} parameters"
+
+
+def resumed_trainer(args: argparse.Namespace):
+    """The run in --out, restored; None (after saying so) when it is already finished."""
+    config = check_resume_agrees(args)
+    if args.dataset or args.text:
+        args.fractions = args.fractions or config["corpus"]["fractions"]  # the recorded split, unless given
+        corpus = corpus_from_args(args)
+        recorded = config["corpus"]
+        if corpus.sha256 != recorded["sha256"]:
+            given = f"--dataset {args.dataset}" if args.dataset else f"--text {args.text}"
+            trained = f"--dataset {recorded['dataset']}" if "dataset" in recorded else f"--text {recorded.get('path')}"
+            raise RnnlensError(f"{given} is not the text {args.out} was trained on ({trained}, sha256 "
+                               f"{recorded['sha256'][:12]}...); a resumed run keeps its corpus: resume without "
+                               "--text, or give that text")
+    else:
+        corpus = None
+    trainer = resume_run(args.out, epochs=args.epochs, corpus=corpus, data_dir=args.data_dir)
+    p = trainer.progress
+    if trainer.finished():
+        if p.stopped_early:
+            how = (f"it stopped early after epoch {p.epoch}: {p.bad_epochs} epochs without a better validation "
+                   f"loss (--patience {trainer.options.patience}), so more epochs would not be trained")
+        else:
+            how = f"it has trained {p.epoch} epochs (--epochs {trainer.options.epochs}); give --epochs N above " \
+                  f"{p.epoch} to train on"
+        best = min(p.history, key=lambda r: r["val_loss"]) if p.history else None
+        holds = f"best validation loss {best['val_loss']:.4f} nats/char at epoch {best['epoch']}; " if best else ""
+        log(f"{args.out} is finished: {how}. It holds a {describe_model(trainer)} ({holds}"
+            f"{RUN_FILES}); nothing was changed")
+        return None
+    log(f"resuming {args.out} after epoch {p.epoch}, batch {p.batch}")
+    return trainer
+
+
+RUN_FILES = "best.safetensors, last.safetensors, config.json, metrics.jsonl"
+
+
 def run(args: argparse.Namespace) -> int:
     clock = Stopwatch()
-    if args.resume:
-        check_resume_agrees(args)
-        corpus = corpus_from_args(args) if args.dataset or args.text else None
-        trainer = resume_run(args.out, epochs=args.epochs, corpus=corpus, data_dir=args.data_dir)
-        p = trainer.progress
-        if trainer.finished():
-            why = "stopped early" if p.stopped_early else f"reached its {trainer.options.epochs} epochs"
-            log(f"{args.out} is finished: it {why} after epoch {p.epoch}, best validation loss "
-                f"{p.best_val_loss:.4f} nats/char; give --epochs N above {p.epoch} to train on")
-            return 0
-        log(f"resuming {args.out} after epoch {p.epoch}, batch {p.batch}")
-    else:
-        if (Path(args.out) / LAST).exists():
-            raise RnnlensError(f"{args.out} already holds a training run; pass --resume to continue it "
-                               "or choose another --out")
-        trainer = new_trainer(args)
-    c = trainer.model.config
-    log(f"model: {c.num_layers}-layer {c.model_type.upper()}, hidden {c.hidden_size}, {c.parameter_count:,} parameters, "
-        f"on {trainer.device}; {trainer.task.num_batches()} batches per epoch; seed {trainer.options.seed}")
-    progress = trainer.fit(show_progress=show_progress(args), log=log)
+    trainer = resumed_trainer(args) if args.resume else new_trainer(args)
+    if trainer is None:
+        return 0
+    log(f"model: {describe_model(trainer)}, on {trainer.device}; {trainer.task.num_batches()} batches per epoch; "
+        f"seed {trainer.options.seed}")
+    try:
+        progress = trainer.fit(show_progress=show_progress(args), log=log)
+    except Interrupted as err:
+        raise Interrupted(f"{err}; continue with: rnnlens train --resume --out {args.out}", err.signum) from None
     log(f"best validation loss {progress.best_val_loss:.4f} nats/char (the mean over the validation split read as "
         f"{trainer.task.val_batches.inputs.shape[0]} parallel streams, as training reads it; rnnlens evaluate "
         "--split val reads it as one stream from the start and gives a slightly different number)")
-    log(f"wrote {args.out}/best.safetensors, last.safetensors, config.json, metrics.jsonl; took {clock}")
+    log(f"wrote {args.out}/{RUN_FILES}; took {clock}")
     if args.json:
         print(json.dumps({"run": args.out, "epochs": progress.epoch, "best_val_loss": progress.best_val_loss,
                           "stopped_early": progress.stopped_early, "history": progress.history}))

@@ -44,6 +44,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     _honour_umask(tmp_path, 0o666)
     try:
         yield tmp_path
+        _honour_umask(tmp_path, 0o666)  # again: a writer may have made the file anew (safetensors does, 0600)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)

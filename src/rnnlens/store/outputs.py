@@ -29,6 +29,48 @@ def marked_kind(path: str | os.PathLike) -> str | None:
         return None
 
 
+def kind_words(kind: str | None) -> str:
+    """A model kind as a user reads it: "an RNN run", "an n-gram model", "an n-NN model"."""
+    from rnnlens.models import registry  # the registry imports the store; only a label is needed here
+
+    try:
+        label = registry.kind(kind).LABEL
+    except RnnlensError:
+        return f"a {kind} model"
+    return "an RNN run" if label == "RNN" else f"an {label} model"
+
+
+def run_kind(path: str | os.PathLike) -> str | None:
+    """The model kind whose run directory ``path`` is (its ``config.json``; an n-NN grid still in training
+    has only ``grid/``), or None."""
+    path = Path(path)
+    configs = [path / "config.json"] if (path / "config.json").is_file() else sorted(path.glob("grid/*/config.json"))
+    for config in configs[:1]:
+        try:
+            return str(json.loads(config.read_text(encoding="utf-8")).get("kind"))
+        except (OSError, ValueError, AttributeError):
+            return "unknown"
+    return None
+
+
+def holdings(path: str | os.PathLike) -> str:
+    """What a non-empty directory holds, in words, for a refusal."""
+    path = Path(path)
+    found = marked_kind(path)
+    if found is not None:
+        return f"an rnnlens {found}"
+    kind = run_kind(path)
+    if kind is not None:
+        return f"a model's run directory ({kind_words(kind)})"
+    entries = sorted(p.name for p in path.iterdir())
+    return f"files rnnlens did not write ({', '.join(entries[:3])}{', ...' if len(entries) > 3 else ''})"
+
+
+def _entries(path: Path) -> list[str]:
+    """The names in ``path`` that are not an interrupted write's leftovers."""
+    return sorted(p.name for p in path.iterdir() if not (p.name.startswith(".") and p.name.endswith(".tmp")))
+
+
 def check_replaceable(path: str | os.PathLike, holds: str) -> None:
     """Refuse ``path`` unless it is absent, an empty directory, or one rnnlens marked as holding ``holds``."""
     path = Path(path)
@@ -36,20 +78,27 @@ def check_replaceable(path: str | os.PathLike, holds: str) -> None:
         return
     if not path.is_dir():
         raise RnnlensError(f"{path} is a file; give a directory to write the {holds} into")
-    entries = sorted(p.name for p in path.iterdir())
-    if not entries:
+    if not _entries(path) or marked_kind(path) == holds:
         return
-    found = marked_kind(path)
-    if found == holds:
-        return
-    if found is not None:
-        what = f"an rnnlens {found}"
-    elif "config.json" in entries:
-        what = "a model's run directory"
-    else:
-        what = f"files rnnlens did not write ({', '.join(entries[:3])}{', ...' if len(entries) > 3 else ''})"
-    raise RnnlensError(f"{path} already holds {what}; it is not replaced: choose a new or empty directory "
+    raise RnnlensError(f"{path} already holds {holdings(path)}; it is not replaced: choose a new or empty directory "
                        f"for the {holds}")
+
+
+def check_model_dir(path: str | os.PathLike, kind: str, reuse: bool = True) -> None:
+    """Refuse ``path`` for a model of ``kind`` unless it is absent, empty or (``reuse``) a run of that kind.
+
+    A run of the same kind is continued or re-fitted by that kind's ``fit``; anything else (another kind's
+    run, a trace, a user's files) is never written into.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise RnnlensError(f"{path} is a file; give a directory for {kind_words(kind)}")
+    if not _entries(path) or (reuse and run_kind(path) == kind):
+        return
+    raise RnnlensError(f"{path} already holds {holdings(path)}; it is not written into: choose a new or empty "
+                       f"directory for {kind_words(kind)}")
 
 
 @contextmanager

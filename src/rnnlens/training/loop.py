@@ -118,7 +118,11 @@ class Progress:
 
 
 class Interrupted(RnnlensError):
-    """SIGINT or SIGTERM stopped training after a resumable checkpoint was saved."""
+    """SIGINT or SIGTERM (``signum``) stopped training after a resumable checkpoint was saved."""
+
+    def __init__(self, message: str, signum: int = signal.SIGINT) -> None:
+        super().__init__(message)
+        self.signum = signum
 
 
 def learning_rate_for(epoch: int, options: LoopOptions) -> float:
@@ -144,12 +148,18 @@ def epoch_line(record: dict, epochs: int) -> str:
 
 @contextmanager
 def stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGINT or SIGTERM while the block runs (handlers only in the main thread)."""
+    """An event set by SIGINT or SIGTERM while the block runs (handlers only in the main thread); its
+    ``signum`` says which came."""
     requested = threading.Event()
+    requested.signum = signal.SIGINT
+
+    def handler(signum, frame):
+        requested.signum = signum
+        requested.set()
     if threading.current_thread() is not threading.main_thread():
         yield requested
         return
-    previous = {s: signal.signal(s, lambda *_: requested.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield requested
     finally:
@@ -263,7 +273,7 @@ class Trainer:
             if stopping and p.batch < batches:
                 bar.close()
                 raise Interrupted(f"stopped in epoch {p.epoch + 1} after batch {p.batch} of {batches}; "
-                                  f"{self.out_dir / LAST} holds everything to resume exactly there")
+                                  f"{self.out_dir / LAST} holds everything to resume exactly there", stop.signum)
         bar.close()
         return time.perf_counter() - start
 
@@ -316,7 +326,7 @@ class Trainer:
                     break
         if stop.is_set() and not self.finished():
             raise Interrupted(f"stopped after epoch {self.progress.epoch}; {self.out_dir / LAST} holds "
-                              "everything to resume from there")
+                              "everything to resume from there", stop.signum)
         return self.progress
 
 
