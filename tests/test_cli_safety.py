@@ -211,6 +211,18 @@ def test_resume_keeps_the_recorded_corpus_split_and_options(text, tmp_path):
     assert not (tmp_path / "nothing").exists()
 
 
+def test_an_nnn_grid_is_continued_only_with_its_own_corpus_context_and_options(nnn_dir, text, tmp_path):
+    nnn = ["nnn", "--text", text, "--context", "2", "--hidden", "8", "--out", nnn_dir]
+    before = snapshot(nnn_dir)
+    refused(rnnlens(*nnn[:4], "3", *nnn[5:]), "nnn", "--context 3 contradicts the recorded 2")
+    refused(rnnlens(*nnn, "--learning-rate", "0.01"), "nnn", "--learning-rate 0.01 contradicts the recorded 0.002")
+    refused(rnnlens(*nnn, "--batch", "100"), "nnn", "--batch 100 contradicts the recorded 500")
+    other = tmp_path / "other.txt"
+    other.write_text(text.read_text(encoding="utf-8")[:15_000], encoding="utf-8")
+    refused(rnnlens("nnn", "--text", other, *nnn[3:]), "nnn", "trained on --text .*F.txt", "not on this corpus")
+    assert snapshot(nnn_dir) == before
+
+
 # --- C. Ctrl-C and SIGTERM keep a checkpoint to resume from ---------------------------------------
 
 def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
@@ -365,7 +377,8 @@ def test_json_prints_exactly_one_object_with_the_saved_keys(run, text, ngram_dir
     assert one_object(rnnlens("nnn", "--text", text, "--context", "1", "--hidden", "4", "--epochs", "1", "--quiet",
                               "--json", "--out", tmp_path / "nn"))
     for model in (run, ngram_dir, nnn_dir):
-        assert "nats" in one_object(rnnlens("evaluate", model, "--json", "--quiet"))
+        ran = rnnlens("evaluate", model, "--json", "--quiet")
+        assert "nats" in one_object(ran) and ran.err == ""
     table = one_object(rnnlens("baselines", "--text", text, "--ngram", "2", "--nnn", "--quiet", "--json",
                                "--out", tmp_path / "b"))
     assert table.keys() == json.loads((tmp_path / "b" / "table2" / "table2.json").read_text()).keys()

@@ -68,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # a bug: say so in one line unless asked for the traceback
         if args.debug:
             raise
-        print(f"rnnlens {args.command}: internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)",
-              file=sys.stderr)
+        message = " ".join(str(err).split())  # one line, whatever the exception's text
+        print(f"rnnlens {args.command}: internal error: {type(err).__name__}: {message} (rerun with --debug for the "
+              "traceback)", file=sys.stderr)
         return 1
 
 

@@ -61,9 +61,10 @@ def add_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto: a GPU where there is one (default: auto)")
 
 
-def add_reporting(parser: argparse.ArgumentParser, json_help: str | None = "print the result as one JSON object") -> None:
-    """``--quiet`` (no progress bars) and, with ``json_help``, ``--json``."""
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+def add_reporting(parser: argparse.ArgumentParser, json_help: str | None = "print the result as one JSON object",
+                  quiet_help: str = "no progress bars") -> None:
+    """``--quiet`` (by default: no progress bars) and, with ``json_help``, ``--json``."""
+    parser.add_argument("--quiet", action="store_true", help=quiet_help)
     if json_help:
         parser.add_argument("--json", action="store_true", help=json_help)
 

@@ -17,7 +17,7 @@ def register(subparsers) -> None:
     parser.add_argument("model_dir", metavar="DIR", help="a model's run directory")
     add_text_source(parser, default_split="test")
     add_model_options(parser)
-    add_reporting(parser, "print one JSON object on stdout")
+    add_reporting(parser, "print one JSON object on stdout", quiet_help="nothing on stderr but errors (no time taken)")
     parser.set_defaults(run=run)
 
 
@@ -31,5 +31,6 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict()))
     else:
         print(f"{args.model_dir} ({predictor.description}) on {text.source}: {result.summary()}")
-    log(f"took {clock}")
+    if not args.quiet:
+        log(f"took {clock}")
     return 0
