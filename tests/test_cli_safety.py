@@ -332,6 +332,16 @@ def test_bad_analysis_values_are_refused(run, tmp_path):
     assert not out.exists()
 
 
+def test_a_text_or_split_with_nothing_to_predict_is_refused_not_scored_as_nan(run, text, tmp_path):
+    one = tmp_path / "one.txt"
+    one.write_text("T", encoding="utf-8")
+    refused(rnnlens("evaluate", run, "--text", one), "evaluate", "1 character, nothing to predict")
+    refused(rnnlens("trace", run, "--text", one, "--out", tmp_path / "out"), "trace", "nothing to predict")
+    refused(rnnlens("baselines", "--text", text, "--split-fractions", "0.9", "0.1", "0", "--ngram", "2", "--nnn",
+                    "--out", tmp_path / "out"), "baselines", "test split .*split fractions 0.9 0.1 0.*0 characters")
+    assert not (tmp_path / "out").exists()
+
+
 def test_sample_refuses_an_unknown_prime_without_advising_a_flag_it_lacks(run):
     line = refused(rnnlens("sample", run, "--prime", "☃", "--length", "5"), "sample", "☃")
     assert "--skip-unknown" not in line and "skip_unknown" not in line
@@ -408,7 +418,7 @@ def test_files_honour_the_umask(run, tmp_path):
 def test_help_is_plain_and_complete(name):
     command = cli.build_parser()._subparsers._group_actions[0].choices[name]
     text = command.format_help()
-    assert "``" not in text and not re.search(r"default: [(\[]", text), text
+    assert "``" not in text and not re.search(r"default: [(\[]|default: -?\d+\.0\b", text), text
     assert not re.search(r"\ba n-|\bngram model|\bnnn model", text, re.IGNORECASE), text
     assert all(a.help and a.help.strip() for a in command._actions), name
     # in the printed help every option has text: on its own line or on the next, indented further

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from rnnlens.analyses.baseline_table import NGRAM_CONTEXTS, NNN_CONTEXTS, build_table, paper_jobs
 from rnnlens.checks import COUNT
-from rnnlens.commands.common import Stopwatch, add_corpus_options, add_reporting, check_out, corpus_from_args, log, \
-    show_progress
+from rnnlens.commands.common import Stopwatch, add_corpus_options, add_reporting, check_out, check_scorable, \
+    corpus_from_args, log, show_progress, typed
 from rnnlens.commands.nnn import add_training_options, nnn_spec
 from rnnlens.data.corpus import SPLITS
 from rnnlens.errors import RnnlensError
@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     check_out(str(Path(args.out) / "table2"), "result")
     corpus = corpus_from_args(args)
     log(f"read {corpus.name}: {len(corpus):,} characters, vocabulary {len(corpus.vocab)}")
+    check_scorable(f"the {args.split} split of {corpus.name} (split fractions {typed(corpus.fractions)})",
+                   len(corpus.split_ids(args.split)))
     table = build_table(corpus, args.out, jobs, args.split, show_progress=show_progress(args), log=log)
     paths = table.save(Path(args.out) / "table2")
     print(json.dumps(table.to_dict()) if args.json else table.summary())

@@ -9,6 +9,7 @@ import time
 from rnnlens.checks import COUNT, FRACTION
 from rnnlens.data.corpus import SPLITS, Corpus, load_corpus
 from rnnlens.data.texts import Text, text_for
+from rnnlens.errors import RnnlensError
 from rnnlens.models.predictor import Predictor
 from rnnlens.store.outputs import check_replaceable
 
@@ -46,8 +47,17 @@ def add_text_source(parser: argparse.ArgumentParser, default_split: str = "test"
 def text_from_args(args: argparse.Namespace, predictor: Predictor) -> Text:
     """The text ``--split``/``--text`` name, in the predictor's ids."""
     split = None if args.text else args.split or args.default_split
-    return text_for(predictor.vocab, predictor.corpus_spec, split=split, file=args.text,
+    text = text_for(predictor.vocab, predictor.corpus_spec, split=split, file=args.text,
                     skip_unknown=args.skip_unknown, data_dir=args.data_dir)
+    check_scorable(text.source, len(text.ids))
+    return text
+
+
+def check_scorable(source: str, chars: int) -> None:
+    """Refuse a text too short to predict anything (an empty split), rather than report a loss of nan."""
+    if chars < 2:
+        raise RnnlensError(f"{source} has {chars} character{'' if chars == 1 else 's'}, nothing to predict: "
+                           "give a text (or a split) of at least 2 characters")
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:

@@ -163,8 +163,8 @@ def resumed_trainer(args: argparse.Namespace):
             how = (f"it stopped early after epoch {p.epoch}: {p.bad_epochs} epochs without a better validation "
                    f"loss (--patience {trainer.options.patience}), so more epochs would not be trained")
         else:
-            how = f"it has trained {p.epoch} epochs (--epochs {trainer.options.epochs}); give --epochs N above " \
-                  f"{p.epoch} to train on"
+            how = (f"it has trained {p.epoch} epoch{'' if p.epoch == 1 else 's'} (--epochs {trainer.options.epochs}); "
+                   f"give --epochs N above {p.epoch} to train on")
         best = min(p.history, key=lambda r: r["val_loss"]) if p.history else None
         holds = f"best validation loss {best['val_loss']:.4f} nats/char at epoch {best['epoch']}; " if best else ""
         log(f"{args.out} is finished: {how}. It holds a {describe_model(trainer)} ({holds}"
