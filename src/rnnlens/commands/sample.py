@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     parser.add_argument("--length", type=NONNEGATIVE_COUNT.argparse_type(), default=1000,
                         help="characters to generate (default: 1000)")
     parser.add_argument("--temperature", type=POSITIVE.argparse_type(), default=1.0,
-                        help="softmax temperature: below 1 more conservative, above 1 more varied (default: 1.0)")
+                        help="softmax temperature: below 1 more conservative, above 1 more varied (default: 1)")
     parser.add_argument("--prime", default="", help="text to feed before sampling (default: none)")
     parser.add_argument("--seed", type=NONNEGATIVE_COUNT.argparse_type(),
                         help="random seed (default: a random one, printed so the sample can be repeated)")
