@@ -134,6 +134,8 @@ REFUSED_OUTPUTS = {
     "trace into a copy of a run": (["trace", "{R}", "--out", "{COPY}"], "model's run directory"),
     "trace into a user's folder": (["trace", "{R}", "--out", "{NOTES}"], "notes.txt"),
     "trace into its own run": (["trace", "{R}", "--out", "{R}"], "model's run directory"),
+    "trace onto a user's file": (["trace", "{R}", "--out", "{NOTES}/notes.txt"], "notes.txt is a file"),
+    "train onto a user's file": (["train", "--text", "{F}", *TINY, "--out", "{NOTES}/notes.txt"], "is a file"),
     "cells keeping its trace in another run": (["cells", "{R}", "--trace", "{R2}", "--out", "{NEW}"],
                                                "model's run directory"),
     "cells into its own run": (["cells", "{R}", "--out", "{R}"], "model's run directory"),
@@ -158,7 +160,7 @@ def test_an_output_holding_a_users_files_is_refused_and_left_byte_for_byte(case,
     names = {**{k: str(v) for k, v in places.items()}, "F": str(text), "NEW": str(base / "NEW")}
     args = [a.format(**names) for a in args]
     before = snapshot(*places.values())
-    refused(rnnlens(*args), args[0], pattern, "new or empty directory|choose|not an ARPA")
+    refused(rnnlens(*args), args[0], pattern, "new or empty directory|choose|give a directory")
     assert snapshot(*places.values()) == before
     assert not (base / "NEW").exists()
     assert not [p for d in places.values() for p in d.parent.glob(".*.tmp")]  # no half-written leftovers
@@ -221,6 +223,18 @@ def test_an_nnn_grid_is_continued_only_with_its_own_corpus_context_and_options(n
     other.write_text(text.read_text(encoding="utf-8")[:15_000], encoding="utf-8")
     refused(rnnlens("nnn", "--text", other, *nnn[3:]), "nnn", "trained on --text .*F.txt", "not on this corpus")
     assert snapshot(nnn_dir) == before
+
+
+def test_baselines_reuse_their_models_only_when_nothing_contradicts_them(text, tmp_path):
+    table = ["baselines", "--text", text, "--ngram", "--nnn", "1", "--hidden", "4", "--epochs", "1", "--quiet",
+             "--out", tmp_path / "b"]
+    ok(rnnlens(*table))
+    before = snapshot(tmp_path / "b")
+    refused(rnnlens(*table, "--epochs", "2"), "baselines", "--epochs 2 contradicts the recorded 1 .*nnn-n1")
+    refused(rnnlens(*table, "--hidden", "8"), "baselines", "--hidden 8 contradicts the recorded 4")
+    refused(rnnlens(*table, "--split-fractions", "0.7", "0.2", "0.1"), "baselines", "split fractions 0.8 0.1 0.1")
+    assert snapshot(tmp_path / "b") == before
+    assert "nnn-n1: reusing" in ok(rnnlens(*table)).err
 
 
 # --- C. Ctrl-C and SIGTERM keep a checkpoint to resume from ---------------------------------------

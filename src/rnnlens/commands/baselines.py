@@ -11,7 +11,7 @@ from rnnlens.analyses.baseline_table import NGRAM_CONTEXTS, NNN_CONTEXTS, build_
 from rnnlens.checks import COUNT
 from rnnlens.commands.common import Stopwatch, add_corpus_options, add_reporting, check_out, check_scorable, \
     corpus_from_args, log, show_progress, typed
-from rnnlens.commands.nnn import add_training_options, nnn_spec
+from rnnlens.commands.nnn import add_training_options, check_record_agrees, nnn_spec, recorded_run
 from rnnlens.data.corpus import SPLITS
 from rnnlens.errors import RnnlensError
 from rnnlens.store.outputs import holdings
@@ -48,6 +48,21 @@ def check_table_dir(path: str) -> None:
                            "directory, or an earlier rnnlens baselines directory")
 
 
+def check_reused_rows(args: argparse.Namespace, corpus, jobs) -> None:
+    """The n-NN rows an earlier table left in --out are reused or continued: refuse any whose record
+    contradicts this corpus, its context, the --hidden grid or an option given now."""
+    for job in jobs:
+        where = Path(args.out) / job.name
+        config = recorded_run(where) if job.kind == "nnn" else None
+        if config is None:
+            continue
+        check_record_agrees(config, str(where), args, corpus, job.context, changeable=set())
+        if "hidden_grid" in config and list(config["hidden_grid"]) != list(args.hidden):
+            raise RnnlensError(f"--hidden {typed(args.hidden)} contradicts the recorded {typed(config['hidden_grid'])} "
+                               f"of the n-NN model in {where}; it keeps its options (remove it or choose another "
+                               "--out to change them)")
+
+
 def run(args: argparse.Namespace) -> int:
     clock = Stopwatch()
     jobs = paper_jobs(args.ngram, args.nnn, nnn_spec(args))
@@ -59,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     log(f"read {corpus.name}: {len(corpus):,} characters, vocabulary {len(corpus.vocab)}")
     check_scorable(f"the {args.split} split of {corpus.name} (split fractions {typed(corpus.fractions)})",
                    len(corpus.split_ids(args.split)))
+    check_reused_rows(args, corpus, jobs)
     table = build_table(corpus, args.out, jobs, args.split, show_progress=show_progress(args), log=log)
     paths = table.save(Path(args.out) / "table2")
     print(json.dumps(table.to_dict()) if args.json else table.summary())

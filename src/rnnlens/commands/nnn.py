@@ -38,28 +38,46 @@ def nnn_spec(args: argparse.Namespace) -> dict:
     return {"device": "auto", **given_options(args), "hidden_sizes": args.hidden}
 
 
-def continued_spec(args: argparse.Namespace, corpus: Corpus) -> dict:
-    """The spec for --out: as given for a new directory; for one whose grid has runs, their recorded options
-    with --epochs and --hidden as given, after refusing a corpus, split, context or option that contradicts
-    the record (so a grid is never continued on other data or with other settings)."""
-    spec = {**nnn_spec(args), "context": args.context}
-    runs = sorted(Path(args.out).glob("grid/h*/config.json"))
-    if not runs:
-        return spec
-    config = read_config(runs[0].parent)
+def recorded_run(out_dir: str | Path) -> dict | None:
+    """The config of the n-NN run in ``out_dir``: its ``config.json`` once finished, else its first grid run's."""
+    out = Path(out_dir)
+    if (out / "config.json").is_file():
+        return read_config(out)
+    runs = sorted(out.glob("grid/h*/config.json"))
+    return read_config(runs[0].parent) if runs else None
+
+
+def check_record_agrees(config: dict, where: str, args: argparse.Namespace, corpus: Corpus, context: int,
+                        changeable: set[str]) -> None:
+    """Refuse to go on with the n-NN run recorded in ``config`` (at ``where``) on another corpus or split, with
+    another context, or with an option given on the command line (other than ``changeable``) that contradicts
+    its record; each error names both values."""
     recorded = config["corpus"]
     if recorded["sha256"] != corpus.sha256 or list(recorded["fractions"]) != list(corpus.fractions):
         trained = f"--dataset {recorded['dataset']}" if "dataset" in recorded else f"--text {recorded.get('path')}"
-        raise RnnlensError(f"{args.out} holds an n-NN grid trained on {trained} with split fractions "
+        raise RnnlensError(f"{where} holds an n-NN model trained on {trained} with split fractions "
                            f"{typed(recorded['fractions'])}, not on this corpus and split; choose another --out")
-    if config["model"]["context"] != args.context:
-        raise RnnlensError(f"--context {args.context} contradicts the recorded {config['model']['context']} of "
-                           f"the n-NN grid in {args.out}; choose another --out for another n")
+    if config["model"]["context"] != context:
+        raise RnnlensError(f"--context {context} contradicts the recorded {config['model']['context']} of the "
+                           f"n-NN model in {where}; choose another --out for another n")
+    keeps = f"only {' and '.join(f'--{name}' for name in sorted(changeable))} may change" if changeable else \
+        "remove it or choose another --out to change them"
     for name, value in given_options(args).items():
-        if name != "epochs" and config["training"].get(name) != value:
+        if name not in changeable and config["training"].get(name) != value:
             raise RnnlensError(f"--{name.replace('_', '-')} {typed(value)} contradicts the recorded "
-                               f"{typed(config['training'].get(name))} of the n-NN grid in {args.out}; a continued "
-                               "grid keeps its options (only --epochs and --hidden may change)")
+                               f"{typed(config['training'].get(name))} of the n-NN model in {where}; it keeps its "
+                               f"options ({keeps})")
+
+
+def continued_spec(args: argparse.Namespace, corpus: Corpus) -> dict:
+    """The spec for --out: as given for a new directory; for an n-NN run there, its recorded options with
+    --epochs and --hidden as given, once nothing given contradicts the record (so a grid is never continued
+    on other data or with other settings)."""
+    spec = {**nnn_spec(args), "context": args.context}
+    config = recorded_run(args.out)
+    if config is None:
+        return spec
+    check_record_agrees(config, args.out, args, corpus, args.context, changeable={"epochs", "hidden"})
     return {**config["training"], **spec}
 
 
