@@ -291,6 +291,23 @@ def test_sigint_and_sigterm_save_say_so_and_resume_bit_identically(war_and_peace
         assert reference.keys() == again.keys() and all(torch.equal(reference[k], again[k]) for k in reference)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_outside_training_leaves_no_half_written_output(signum, run, tmp_path, monkeypatch):
+    from rnnlens.store import traces
+
+    compute = traces.compute_trace
+
+    def signalled_mid_trace(*args, **kwargs):
+        os.kill(os.getpid(), signum)  # as if from outside, while the trace directory is half-written
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(traces, "compute_trace", signalled_mid_trace)
+    ran = rnnlens("trace", run, "--quiet", "--out", tmp_path / "trace")
+    assert ran.code == 128 + signum and "Traceback" not in ran.err
+    assert ran.err.splitlines()[-1] == f"rnnlens trace: interrupted by {signum.name}; nothing half-written is left"
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- D. bad values are refused in plain words, before any work -------------------------------------
 
 BAD_TRAIN = {

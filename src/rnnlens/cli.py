@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from importlib.metadata import version
 
 from rnnlens.errors import RnnlensError
@@ -49,12 +52,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM outside training: unwinds like Ctrl-C, so half-written outputs are removed on the way out."""
+
+
+@contextmanager
+def terminate_by_unwinding():
+    """While a command runs, SIGTERM raises ``Terminated`` (training installs its own save-and-stop handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def unwind(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, unwind)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; exit status 0, 1 for an error, 2 for a bad option, 128 + the signal when stopped by
+    SIGINT (Ctrl-C: 130) or SIGTERM (143)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args) or 0
-    except Interrupted as err:  # exit status 128 + the signal: 130 for SIGINT (Ctrl-C), 143 for SIGTERM
+        with terminate_by_unwinding():
+            return args.run(args) or 0
+    except Interrupted as err:  # training stopped by a signal after saving a checkpoint
         print(f"rnnlens {args.command}: interrupted: {err}", file=sys.stderr)
         return 128 + err.signum
     except RnnlensError as err:
@@ -62,9 +89,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"rnnlens {args.command}: error: {err.render(args.flags)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"rnnlens {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Terminated) as err:
+        signum = signal.SIGTERM if isinstance(err, Terminated) else signal.SIGINT
+        print(f"rnnlens {args.command}: interrupted by {signal.Signals(signum).name}; nothing half-written is left",
+              file=sys.stderr)
+        return 128 + signum
     except Exception as err:  # a bug: say so in one line unless asked for the traceback
         if args.debug:
             raise
