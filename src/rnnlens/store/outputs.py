@@ -5,6 +5,9 @@ the place of the old one (``atomic.atomic_directory``). Replacing is only
 safe when the old directory holds nothing a user could lose, so every such
 directory carries a mark (``.rnnlens.json``, naming what it holds) and any
 other non-empty directory (a model's run, a user's folder) is refused.
+
+A model is fitted only into an absent or empty directory or a run of its
+own kind (``check_model_dir``); refusals say what the directory holds.
 """
 
 from __future__ import annotations
@@ -29,15 +32,12 @@ def marked_kind(path: str | os.PathLike) -> str | None:
         return None
 
 
+KIND_WORDS = {"rnn": "an RNN run", "ngram": "an n-gram model", "nnn": "an n-NN model"}
+
+
 def kind_words(kind: str | None) -> str:
     """A model kind as a user reads it: "an RNN run", "an n-gram model", "an n-NN model"."""
-    from rnnlens.models import registry  # the registry imports the store; only a label is needed here
-
-    try:
-        label = registry.kind(kind).LABEL
-    except RnnlensError:
-        return f"a {kind} model"
-    return "an RNN run" if label == "RNN" else f"an {label} model"
+    return KIND_WORDS.get(kind, f"a model of kind {kind!r}")
 
 
 def run_kind(path: str | os.PathLike) -> str | None:
