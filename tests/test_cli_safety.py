@@ -291,6 +291,32 @@ def test_sigint_and_sigterm_save_say_so_and_resume_bit_identically(war_and_peace
         assert reference.keys() == again.keys() and all(torch.equal(reference[k], again[k]) for k in reference)
 
 
+def test_ctrl_c_in_nnn_says_how_to_continue_and_rerunning_ends_where_an_uninterrupted_run_ends(text, tmp_path,
+                                                                                              monkeypatch):
+    from rnnlens.training.loop import Trainer
+
+    nnn = ["nnn", "--text", text, "--context", "2", "--hidden", "8", "--epochs", "1", "--batch", "500", "--quiet"]
+    ok(rnnlens(*nnn, "--out", tmp_path / "whole"))
+    step, calls = Trainer.train_step, []
+
+    def ctrl_c_at_batch_5(self, k):
+        calls.append(k)
+        if len(calls) == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+        return step(self, k)
+
+    monkeypatch.setattr(Trainer, "train_step", ctrl_c_at_batch_5)
+    ran = rnnlens(*nnn, "--out", tmp_path / "cut")
+    assert ran.code == 130 and "Traceback" not in ran.err
+    assert re.fullmatch(r"rnnlens nnn: interrupted: stopped in epoch 1 after batch 5 of \d+; .*last.safetensors holds "
+                        r"everything to resume exactly there; run the same rnnlens nnn command again to continue",
+                        ran.err.splitlines()[-1])
+    monkeypatch.setattr(Trainer, "train_step", step)
+    ok(rnnlens(*nnn, "--out", tmp_path / "cut"))
+    whole, cut = (load_tensors(tmp_path / d / "best.safetensors")[0] for d in ("whole", "cut"))
+    assert whole.keys() == cut.keys() and all(torch.equal(whole[k], cut[k]) for k in whole)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_outside_training_leaves_no_half_written_output(signum, run, tmp_path, monkeypatch):
     from rnnlens.store import traces

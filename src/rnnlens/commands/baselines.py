@@ -10,7 +10,7 @@ from pathlib import Path
 from rnnlens.analyses.baseline_table import NGRAM_CONTEXTS, NNN_CONTEXTS, build_table, paper_jobs
 from rnnlens.checks import COUNT
 from rnnlens.commands.common import Stopwatch, add_corpus_options, add_reporting, check_out, check_scorable, \
-    corpus_from_args, log, show_progress, typed
+    continued_by_rerunning, corpus_from_args, log, show_progress, typed
 from rnnlens.commands.nnn import add_training_options, check_record_agrees, nnn_spec, recorded_run
 from rnnlens.data.corpus import SPLITS
 from rnnlens.errors import RnnlensError
@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     check_scorable(f"the {args.split} split of {corpus.name} (split fractions {typed(corpus.fractions)})",
                    len(corpus.split_ids(args.split)))
     check_reused_rows(args, corpus, jobs)
-    table = build_table(corpus, args.out, jobs, args.split, show_progress=show_progress(args), log=log)
+    with continued_by_rerunning("baselines"):
+        table = build_table(corpus, args.out, jobs, args.split, show_progress=show_progress(args), log=log)
     paths = table.save(Path(args.out) / "table2")
     print(json.dumps(table.to_dict()) if args.json else table.summary())
     log(f"wrote {', '.join(map(str, paths))}; took {clock}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 from rnnlens.checks import COUNT, FRACTION
 from rnnlens.data.corpus import SPLITS, Corpus, load_corpus
@@ -12,6 +14,7 @@ from rnnlens.data.texts import Text, text_for
 from rnnlens.errors import RnnlensError
 from rnnlens.models.predictor import Predictor
 from rnnlens.store.outputs import check_replaceable
+from rnnlens.training.loop import Interrupted
 
 
 def add_corpus_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -96,6 +99,15 @@ def typed(value) -> str:
 def check_out(path: str, holds: str) -> None:
     """Refuse an output directory before any work (see ``store.outputs``)."""
     check_replaceable(path, holds)
+
+
+@contextmanager
+def continued_by_rerunning(command: str) -> Iterator[None]:
+    """A training interrupted inside ``command`` says that running the same command again continues it."""
+    try:
+        yield
+    except Interrupted as err:
+        raise Interrupted(f"{err}; run the same rnnlens {command} command again to continue", err.signum) from None
 
 
 def log(message: str) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from rnnlens.analyses.evaluation import evaluate
 from rnnlens.checks import COUNT
-from rnnlens.commands.common import (Stopwatch, add_corpus_options, add_reporting, corpus_from_args, log,
-                                     show_progress, typed)
+from rnnlens.commands.common import (Stopwatch, add_corpus_options, add_reporting, continued_by_rerunning,
+                                     corpus_from_args, log, show_progress, typed)
 from rnnlens.commands.train import add_option_flags
 from rnnlens.data.corpus import Corpus
 from rnnlens.errors import RnnlensError
@@ -97,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     corpus = corpus_from_args(args)
     log(f"read {corpus.name}: {len(corpus):,} characters, vocabulary {len(corpus.vocab)}; "
         f"train/val {len(corpus.split_ids('train')):,}/{len(corpus.split_ids('val')):,}")
-    fit("nnn", continued_spec(args, corpus), corpus, args.out, log=log, show_progress=show_progress(args))
+    with continued_by_rerunning("nnn"):
+        fit("nnn", continued_spec(args, corpus), corpus, args.out, log=log, show_progress=show_progress(args))
     predictor = load_predictor(args.out)
     result = evaluate(predictor, corpus.split_ids("val"))
     log(f"chose {predictor.description}; validation loss {result.summary()}")
