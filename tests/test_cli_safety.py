@@ -249,7 +249,7 @@ def test_sigint_and_sigterm_save_say_so_and_resume_bit_identically(war_and_peace
     text.write_text(war_and_peace[:40_000], encoding="utf-8")
     train = [sys.executable, "-m", "rnnlens", "train", "--text", str(text), "--model", "lstm", "--layers", "1",
              "--hidden", "48", "--epochs", "2", "--batch-size", "4", "--seq-length", "25", "--save-every", "0",
-             "--seed", "3"]
+             "--seed", "3", "--split-fractions", "0.95", "0.025", "0.025"]  # a short validation: signals land mid-epoch
 
     def start(name):
         return subprocess.Popen([*train, "--out", str(tmp_path / name)], stdout=subprocess.PIPE,
