@@ -112,9 +112,8 @@ def check_corpus_fits(args: argparse.Namespace, corpus) -> None:
     if fits and val < seq_length + 1:
         given = "--split-fractions" if args.fractions else "the split fractions"
         raise RnnlensError(f"with {given} {typed(corpus.fractions)} the validation split has {val} characters, "
-                           f"too few for one sequence of "
-                           f"--seq-length {seq_length} (+1); training validates after every epoch, so give the "
-                           "validation split a larger share")
+                           f"too few for one sequence of --seq-length {seq_length} (+1); training validates after "
+                           "every epoch, so give the validation split a larger share")
     if args.params is not None:
         smallest = count_parameters(args.model, args.layers, len(corpus.vocab), 1)
         if args.params < smallest:
