@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Iterator, Protocol, runtime_checkable
 
@@ -70,6 +71,7 @@ class NeuralPredictor:
     """
 
     kind = "neural"
+    threads = staticmethod(nullcontext)  # a context manager for torch's threads while predicting
 
     def __init__(self, model: torch.nn.Module, vocab: Vocabulary, corpus_spec: dict) -> None:
         self.model = model.eval()
@@ -82,10 +84,12 @@ class NeuralPredictor:
 
     def predict_log_probs(self, ids: np.ndarray) -> np.ndarray:
         """``(N-1,)`` float64: ln p(ids[t+1] | ids[:t+1]) in nats."""
-        parts = [lp.gather(1, t[:, None])[:, 0].double().cpu() for lp, t in self.log_softmax_chunks(ids)]
+        with self.threads():
+            parts = [lp.gather(1, t[:, None])[:, 0].double().cpu() for lp, t in self.log_softmax_chunks(ids)]
         return torch.cat(parts).numpy() if parts else np.zeros(0)
 
     def predict_log_distributions(self, ids: np.ndarray) -> np.ndarray:
         """``(N-1, V)`` float32: ln p(c | ids[:t+1]) for every character c."""
-        parts = [lp.cpu() for lp, _ in self.log_softmax_chunks(ids)]
+        with self.threads():
+            parts = [lp.cpu() for lp, _ in self.log_softmax_chunks(ids)]
         return torch.cat(parts).numpy() if parts else np.zeros((0, len(self.vocab)), np.float32)

@@ -15,6 +15,7 @@ import torch
 
 from rnnlens.errors import RnnlensError
 from rnnlens.models.predictor import Predictor
+from rnnlens.models.threads import single_stream_threads
 
 Stepper = Generator[np.ndarray, int, None]  # yields log p(next | text so far) (V,), is sent the chosen id
 
@@ -49,12 +50,13 @@ def sample(predictor: Predictor, length: int, temperature: float = 1.0, prime: s
     vocab = predictor.vocab
     prime_ids = vocab.encode(prime) if prime else torch.randint(len(vocab), (1,), generator=generator).numpy()
     stepper = predictor.stream(prime_ids) if hasattr(predictor, "stream") else history_stepper(predictor, prime_ids)
-    log_dist = next(stepper)
-    for _ in range(length):
-        last = torch.as_tensor(np.asarray(log_dist), dtype=torch.float32)
-        if argmax:
-            choice = int(last.argmax())
-        else:
-            choice = int(torch.multinomial(torch.softmax(last / temperature, dim=-1), 1, generator=generator))
-        yield vocab.chars[choice]
-        log_dist = stepper.send(choice)
+    with single_stream_threads():  # one character at a time: see models/threads.py
+        log_dist = next(stepper)
+        for _ in range(length):
+            last = torch.as_tensor(np.asarray(log_dist), dtype=torch.float32)
+            if argmax:
+                choice = int(last.argmax())
+            else:
+                choice = int(torch.multinomial(torch.softmax(last / temperature, dim=-1), 1, generator=generator))
+            yield vocab.chars[choice]
+            log_dist = stepper.send(choice)

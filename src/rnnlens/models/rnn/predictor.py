@@ -14,6 +14,7 @@ from rnnlens.data.corpus import Vocabulary
 from rnnlens.errors import RnnlensError
 from rnnlens.models.rnn.network import CharRNN, ModelConfig, resolve_device
 from rnnlens.models.predictor import NeuralPredictor
+from rnnlens.models.threads import single_stream_threads
 
 CHUNK = 10_000  # time steps per forward call: bounds memory, state carries across
 
@@ -47,6 +48,7 @@ class RNNPredictor(NeuralPredictor):
     """Predictions of a CharRNN over a text, from a zero state, as one stream."""
 
     kind = "rnn"
+    threads = staticmethod(single_stream_threads)  # one stream through time: see models/threads.py
 
     @property
     def description(self) -> str:
