@@ -18,6 +18,7 @@ from rnnlens.store import atomic
 from rnnlens.render.figures import new_figure
 
 NEWLINE_MARK, TAB_MARK = "\u21b5", "\u2192"  # ↵ and →, drawn faintly where those characters are
+ROW = 18  # pixels from one line of an HTML picture to the next: 13 px text with room for its ascenders and descenders
 
 
 @dataclass(frozen=True)
@@ -42,34 +43,49 @@ def _css(rgb: np.ndarray) -> str:
 
 
 def _html_picture(picture: CellPicture) -> str:
+    """One ``<figure>``: a ``<pre>`` of one span per character, nothing between them but ``<br>`` after newlines.
+
+    No text node sits between spans, so no space can open between two
+    backgrounds; the CSS of ``render_html`` makes each span a block one line
+    tall, so rows touch too.
+    """
     spans = []
     for char, rgb, value in zip(picture.text, value_colors(picture.values), picture.values):
         shown = {"\n": f'<i>{NEWLINE_MARK}</i>', "\t": f'<i>{TAB_MARK}</i>   '}.get(char, html.escape(char))
         spans.append(f'<span style="background:{_css(rgb)}" title="{value:+.3f}">{shown}</span>')
         if char == "\n":
-            spans.append("\n")
+            spans.append("<br>")
     return (f'<figure><figcaption>{html.escape(picture.title)}</figcaption>'
             f'<pre>{"".join(spans)}</pre></figure>')
 
 
-def render_html(pictures: list[CellPicture], heading: str) -> str:
-    """A self-contained HTML page with the pictures stacked, a colour legend, and ``heading``."""
+def render_html(pictures: list[CellPicture], heading: str, note: str = "") -> str:
+    """A self-contained HTML page with the pictures stacked, a colour legend, ``heading`` and a ``note`` below it.
+
+    Inline spans colour only their glyphs' height, leaving white lines between
+    rows whenever the line is taller than the font, and each browser rounds
+    that height its own way. So each character is an ``inline-block`` exactly
+    one line (``ROW`` pixels) tall, aligned to the line's top, in a ``pre``
+    whose lines are ``ROW`` pixels apart: backgrounds tile the text.
+    """
     scale = "".join(f'<span style="background:{_css(c)}">&nbsp;{v:+.1f}&nbsp;</span>'
                     for v, c in zip(np.linspace(-1, 1, 5), value_colors(np.linspace(-1, 1, 5))))
     body = "\n".join(_html_picture(p) for p in pictures)
+    remark = f"<p>{html.escape(note)}</p>\n" if note else ""
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(heading)}</title>
 <style>
 body {{ font-family: sans-serif; margin: 1em 2em; }}
-pre {{ font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; line-height: 1.35;
+pre {{ font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; line-height: {ROW}px;
       white-space: pre-wrap; word-break: break-all; border: 1px solid #ccc; padding: 6px; }}
+pre span {{ display: inline-block; height: {ROW}px; vertical-align: top; }}
 pre i {{ font-style: normal; color: #999; }}
 figcaption {{ font-weight: bold; margin-top: 1.2em; }}
 </style></head><body>
 <h1 style="font-size: 1.2em">{html.escape(heading)}</h1>
 <p>Background of each character: the unit's value after reading it. Scale: {scale}
 &nbsp; ({NEWLINE_MARK} newline, {TAB_MARK} tab)</p>
-{body}
+{remark}{body}
 </body></html>
 """
 
@@ -123,7 +139,7 @@ def plot_pictures(pictures: list[CellPicture], columns: int = 100, fontsize: flo
     return figure
 
 
-def save_html(path: str | Path, pictures: list[CellPicture], heading: str) -> Path:
+def save_html(path: str | Path, pictures: list[CellPicture], heading: str, note: str = "") -> Path:
     """Write ``render_html`` to ``path`` atomically."""
-    atomic.write_text(path, render_html(pictures, heading))
+    atomic.write_text(path, render_html(pictures, heading, note))
     return Path(path)
