@@ -6,7 +6,7 @@ import argparse
 import json
 
 from rnnlens.analyses.result import Result
-from rnnlens.commands.common import (add_model_options, add_reporting, add_text_source, check_out, log,
+from rnnlens.commands.common import (add_model_and_text, add_reporting, check_out, log,
                                      show_progress)
 from rnnlens.models.trace import Trace
 from rnnlens.store.traces import KeyChoice, get_trace
@@ -14,10 +14,7 @@ from rnnlens.store.traces import KeyChoice, get_trace
 
 def add_trace_analysis_options(parser: argparse.ArgumentParser, writes: str) -> None:
     """``DIR`` (a run or a trace directory), the text options, ``--trace``, ``--out`` and ``--json``."""
-    parser.add_argument("model_dir", metavar="DIR",
-                        help="a trained network's run directory, or a trace directory written by rnnlens trace")
-    add_text_source(parser, default_split="test")
-    add_model_options(parser)
+    add_model_and_text(parser, "a trained network's run directory, or a trace directory written by rnnlens trace")
     parser.add_argument("--trace", metavar="TRACE_DIR",
                         help="keep the trace here and reuse it next time (rewritten if incomplete or of "
                              "other weights or text)")

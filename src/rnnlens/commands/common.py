@@ -63,6 +63,13 @@ def check_scorable(source: str, chars: int) -> None:
                            "give a text (or a split) of at least 2 characters")
 
 
+def add_model_and_text(parser: argparse.ArgumentParser, what: str) -> None:
+    """``DIR`` (described by ``what``), the text to run it on (``--split``/``--text``) and ``--weights``/``--device``."""
+    parser.add_argument("model_dir", metavar="DIR", help=what)
+    add_text_source(parser, default_split="test")
+    add_model_options(parser)
+
+
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """``--weights`` and ``--device`` for commands that load a model."""
     parser.add_argument("--weights", choices=["best", "last"], default="best",

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from rnnlens.analyses.evaluation import Evaluation
-from rnnlens.commands.common import Stopwatch, add_model_options, add_reporting, add_text_source, log, text_from_args
+from rnnlens.commands.common import Stopwatch, add_model_and_text, add_reporting, log, text_from_args
 from rnnlens.models.registry import load_predictor
 from rnnlens.store.predictions import predictions_for
 
@@ -14,9 +14,7 @@ from rnnlens.store.predictions import predictions_for
 def register(subparsers) -> None:
     parser = subparsers.add_parser("evaluate", help="mean loss (nats/char, bits/char) of a model on a text",
                                    description=__doc__)
-    parser.add_argument("model_dir", metavar="DIR", help="a model's run directory")
-    add_text_source(parser, default_split="test")
-    add_model_options(parser)
+    add_model_and_text(parser, "a model's run directory")
     add_reporting(parser, "print one JSON object on stdout", quiet_help="nothing on stderr but errors (no time taken)")
     parser.set_defaults(run=run)
 

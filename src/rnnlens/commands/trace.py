@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnlens.commands.common import (Stopwatch, add_model_options, add_reporting, add_text_source, check_out, log,
+from rnnlens.commands.common import (Stopwatch, add_model_and_text, add_reporting, check_out, log,
                                      show_progress, text_from_args)
 from rnnlens.models.registry import load_predictor
 from rnnlens.store.traces import write_trace
@@ -13,9 +13,7 @@ from rnnlens.store.traces import write_trace
 def register(subparsers) -> None:
     parser = subparsers.add_parser("trace", help="record h, c and every gate of a network over a text",
                                    description=__doc__)
-    parser.add_argument("model_dir", metavar="DIR", help="a trained RNN/LSTM/GRU run directory")
-    add_text_source(parser, default_split="test")
-    add_model_options(parser)
+    add_model_and_text(parser, "a trained RNN/LSTM/GRU run directory")
     parser.add_argument("--out", required=True, metavar="TRACE_DIR",
                         help="directory to write (manifest.json, one .npy per key, text.txt); must be new, empty "
                              "or an older trace, which is then replaced whole")

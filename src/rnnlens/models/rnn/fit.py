@@ -9,7 +9,7 @@ validation loss runs the same streams over the validation split.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -138,6 +138,3 @@ def resume_run(out_dir: str | os.PathLike, epochs: int | None = None, corpus: Co
     return trainer
 
 
-def option_names() -> list[str]:
-    """Every option of ``TrainOptions``, in declaration order."""
-    return [f.name for f in fields(TrainOptions)]
