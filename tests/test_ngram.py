@@ -193,3 +193,15 @@ def test_per_character_log_probs_agree_with_kenlm_query(wp, tmp_path):
     # KenLM's own file read by our ARPA reader reproduces query exactly
     theirs = read_arpa(arpa, vocab=wp.vocab).predict_log_probs(wp.vocab.encode(test))
     assert np.abs(theirs - kenlm).max() < 1e-5
+
+
+def test_a_saved_model_finds_its_corpus_where_it_was_estimated_before_rnnlens_data(data_dir, tmp_path, monkeypatch):
+    from rnnlens.errors import RnnlensError
+    from rnnlens.models import registry
+
+    corpus = load_corpus(dataset="war-and-peace", data_dir=data_dir)
+    registry.fit("ngram", {"order": 2}, corpus, tmp_path / "bigram")
+    monkeypatch.setenv("RNNLENS_DATA", str(tmp_path / "elsewhere"))  # no corpora there
+    assert registry.load_predictor(tmp_path / "bigram").tables.order == 2
+    with pytest.raises(RnnlensError, match="one set of counts"):
+        registry.load_predictor(tmp_path / "bigram", weights="last")  # an option it cannot honour is an error
