@@ -84,6 +84,7 @@ def test_evaluate_refuses_unknown_characters_unless_skipped(trained_run, tmp_pat
     assert result.returncode == 0 and json.loads(result.stdout)["chars"] == len("The Tsar said:  and .") - 1
 
 
+@pytest.mark.slow
 def test_sample_is_reproducible_with_a_seed_and_starts_with_the_prime(trained_run):
     out, _ = trained_run
     first = rnnlens("sample", out, "--length", "80", "--seed", "5", "--prime", "The ")

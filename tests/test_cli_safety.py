@@ -244,6 +244,7 @@ def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return {k: v for k, v in tensors.items() if k.startswith("model.")}
 
 
+@pytest.mark.slow
 def test_sigint_and_sigterm_save_say_so_and_resume_bit_identically(war_and_peace, tmp_path):
     text = tmp_path / "text.txt"
     text.write_text(war_and_peace[:40_000], encoding="utf-8")

@@ -105,6 +105,7 @@ def test_a_non_finite_loss_stops_with_a_message_and_keeps_the_last_good_checkpoi
     assert all(torch.isfinite(v).all() for k, v in tensors.items() if k.startswith("model."))
 
 
+@pytest.mark.slow
 def test_sigkill_at_any_moment_leaves_a_resumable_run(war_and_peace, tmp_path):
     """A real kill -9 mid-run: the checkpoint on disk is whole and resuming ends where an uninterrupted run ends."""
     import json
