@@ -132,7 +132,8 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RnnlensError("--device cuda was asked for but no CUDA GPU is available; use --device cpu or auto")
+        raise RnnlensError(f"device {name!r} was asked for but no CUDA GPU is available",
+                           advice="use cpu or auto", option="device")
     try:
         return torch.device(name)
     except RuntimeError:
