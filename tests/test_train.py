@@ -117,7 +117,7 @@ def test_sigkill_at_any_moment_leaves_a_resumable_run(war_and_peace, tmp_path):
     from safetensors import safe_open
 
     text = tmp_path / "text.txt"
-    text.write_text(war_and_peace[:12_000], encoding="utf-8")
+    text.write_text(war_and_peace[:40_000], encoding="utf-8")  # 133 batches: the kill lands mid-epoch
     common = ["--text", text, "--model", "lstm", "--layers", "1", "--hidden", "32", "--epochs", "1",
               "--batch-size", "8", "--seq-length", "30", "--save-every", "1", "--seed", "4", "--quiet"]
     train = [sys.executable, "-m", "rnnlens", "train", *map(str, common)]
@@ -132,6 +132,7 @@ def test_sigkill_at_any_moment_leaves_a_resumable_run(war_and_peace, tmp_path):
             with safe_open(str(last), framework="pt") as f:
                 if json.loads(f.metadata()["json"])["progress"]["batch"] >= 15:
                     break
+    assert process.poll() is None, "the run ended before it could be killed"
     process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL
     resumed = subprocess.run([*train, "--out", str(killed), "--resume"], capture_output=True, text=True)
