@@ -50,7 +50,8 @@ def sample(predictor: Predictor, length: int, temperature: float = 1.0, prime: s
     vocab = predictor.vocab
     prime_ids = vocab.encode(prime) if prime else torch.randint(len(vocab), (1,), generator=generator).numpy()
     stepper = predictor.stream(prime_ids) if hasattr(predictor, "stream") else history_stepper(predictor, prime_ids)
-    with single_stream_threads():  # one character at a time: see models/threads.py
+    # one character at a time (models/threads.py); held while the caller takes each character, until the end
+    with single_stream_threads():
         log_dist = next(stepper)
         for _ in range(length):
             last = torch.as_tensor(np.asarray(log_dist), dtype=torch.float32)
