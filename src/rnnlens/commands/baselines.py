@@ -11,7 +11,7 @@ from rnnlens.analyses.baseline_table import NGRAM_CONTEXTS, NNN_CONTEXTS, build_
 from rnnlens.checks import COUNT
 from rnnlens.commands.common import Stopwatch, add_corpus_options, add_reporting, check_out, check_scorable, \
     continued_by_rerunning, corpus_from_args, log, show_progress, typed
-from rnnlens.commands.nnn import add_training_options, check_record_agrees, nnn_spec, recorded_run
+from rnnlens.commands.training_options import add_training_options, check_record_agrees, nnn_spec, recorded_run
 from rnnlens.data.corpus import SPLITS
 from rnnlens.errors import RnnlensError
 from rnnlens.store.outputs import holdings

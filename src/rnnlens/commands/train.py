@@ -10,38 +10,15 @@ from pathlib import Path
 from rnnlens.checks import COUNT, DROPOUT, POSITIVE
 from rnnlens.commands.common import (Stopwatch, add_corpus_options, add_reporting, corpus_from_args, log,
                                      show_progress, typed)
+from rnnlens.commands.training_options import add_option_flags
 from rnnlens.errors import RnnlensError
 from rnnlens.models.rnn.fit import TrainOptions, recorded_options, resume_run, start_run
 from rnnlens.models.rnn.kind import model_config
 from rnnlens.models.rnn.network import MODEL_TYPES, count_parameters
 from rnnlens.store.outputs import check_model_dir
-from rnnlens.training.loop import LAST, RANGES, Interrupted
+from rnnlens.training.loop import LAST, Interrupted
 
-HELP = {
-    "epochs": "passes over the training split", "batch_size": "parallel streams per batch",
-    "seq_length": "steps unrolled per batch", "learning_rate": "RMSProp base learning rate",
-    "rmsprop_decay": "RMSProp moving-average decay", "lr_decay": "learning-rate factor per epoch after --lr-decay-after",
-    "lr_decay_after": "epochs at the base learning rate", "grad_clip": "element-wise gradient clip, 0 for none",
-    "init_range": "weights start uniform in [-x, x]",
-    "forget_bias": "added to the LSTM forget-gate biases at the start (1 helps long-range memory)",
-    "patience": "epochs without a better validation loss before stopping, 0 for never",
-    "seed": "random seed (init, dropout, order)", "save_every": "batches between resumable checkpoints, 0 for by time only",
-    "save_every_s": "seconds between resumable checkpoints", "device": "cpu, cuda or auto: a GPU where there is one",
-    "batch": "positions per update",
-}
 MODEL_FLAGS = {"model": "model_type", "layers": "num_layers", "hidden": "hidden_size", "dropout": "dropout"}
-
-
-def add_option_flags(parser: argparse.ArgumentParser, options: type, defaults, help: dict | None = None) -> None:
-    """One flag per field of ``options`` (a ``LoopOptions`` dataclass), range-checked; defaults stay None
-    so that only options given explicitly count (on resume they must agree with the record). ``help``
-    overrides ``HELP`` for some fields."""
-    texts = {**HELP, **(help or {})}
-    for f in fields(options):
-        default = getattr(defaults, f.name)
-        kind = RANGES[f.name].argparse_type() if f.name in RANGES else type(default)
-        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None,
-                            help=f"{texts[f.name]} (default: {typed(default)})")
 
 
 def register(subparsers) -> None:

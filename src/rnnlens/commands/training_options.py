@@ -1,0 +1,87 @@
+"""Training options that several commands share: one flag per loop option, and the n-NN's (``nnn``, ``baselines``)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from pathlib import Path
+
+from rnnlens.checks import COUNT
+from rnnlens.commands.common import typed
+from rnnlens.data.corpus import Corpus
+from rnnlens.errors import RnnlensError
+from rnnlens.models.nnn import HIDDEN_GRID, NNNOptions
+from rnnlens.store.runs import read_config
+from rnnlens.training.loop import RANGES
+
+HELP = {
+    "epochs": "passes over the training split", "batch_size": "parallel streams per batch",
+    "seq_length": "steps unrolled per batch", "learning_rate": "RMSProp base learning rate",
+    "rmsprop_decay": "RMSProp moving-average decay", "lr_decay": "learning-rate factor per epoch after --lr-decay-after",
+    "lr_decay_after": "epochs at the base learning rate", "grad_clip": "element-wise gradient clip, 0 for none",
+    "init_range": "weights start uniform in [-x, x]",
+    "forget_bias": "added to the LSTM forget-gate biases at the start (1 helps long-range memory)",
+    "patience": "epochs without a better validation loss before stopping, 0 for never",
+    "seed": "random seed (init, dropout, order)", "save_every": "batches between resumable checkpoints, 0 for by time only",
+    "save_every_s": "seconds between resumable checkpoints", "device": "cpu, cuda or auto: a GPU where there is one",
+    "batch": "positions per update",
+}
+def add_option_flags(parser: argparse.ArgumentParser, options: type, defaults, help: dict | None = None) -> None:
+    """One flag per field of ``options`` (a ``LoopOptions`` dataclass), range-checked; defaults stay None
+    so that only options given explicitly count (on resume they must agree with the record). ``help``
+    overrides ``HELP`` for some fields."""
+    texts = {**HELP, **(help or {})}
+    for f in fields(options):
+        default = getattr(defaults, f.name)
+        kind = RANGES[f.name].argparse_type() if f.name in RANGES else type(default)
+        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None,
+                            help=f"{texts[f.name]} (default: {typed(default)})")
+
+
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    """The n-NN's hidden-size grid and the shared loop's options (minibatch positions included)."""
+    parser.add_argument("--hidden", type=COUNT.argparse_type(), nargs="+", default=list(HIDDEN_GRID),
+                        help=f"hidden sizes to try; the best on the validation split is kept "
+                             f"(default: {' '.join(map(str, HIDDEN_GRID))})")
+    add_option_flags(parser, NNNOptions, NNNOptions(device="auto"),
+                     help={"seed": "random seed (init, order of the positions)"})
+
+
+def given_options(args: argparse.Namespace) -> dict:
+    return {f.name: getattr(args, f.name) for f in fields(NNNOptions) if getattr(args, f.name) is not None}
+
+
+def nnn_spec(args: argparse.Namespace) -> dict:
+    """The n-NN options given on the command line (without the context)."""
+    return {"device": "auto", **given_options(args), "hidden_sizes": args.hidden}
+
+
+def recorded_run(out_dir: str | Path) -> dict | None:
+    """The config of the n-NN run in ``out_dir``: its ``config.json`` once finished, else its first grid run's."""
+    out = Path(out_dir)
+    if (out / "config.json").is_file():
+        return read_config(out)
+    runs = sorted(out.glob("grid/h*/config.json"))
+    return read_config(runs[0].parent) if runs else None
+
+
+def check_record_agrees(config: dict, where: str, args: argparse.Namespace, corpus: Corpus, context: int,
+                        changeable: set[str]) -> None:
+    """Refuse to go on with the n-NN run recorded in ``config`` (at ``where``) on another corpus or split, with
+    another context, or with an option given on the command line (other than ``changeable``) that contradicts
+    its record; each error names both values."""
+    recorded = config["corpus"]
+    if recorded["sha256"] != corpus.sha256 or list(recorded["fractions"]) != list(corpus.fractions):
+        trained = f"--dataset {recorded['dataset']}" if "dataset" in recorded else f"--text {recorded.get('path')}"
+        raise RnnlensError(f"{where} holds an n-NN model trained on {trained} with split fractions "
+                           f"{typed(recorded['fractions'])}, not on this corpus and split; choose another --out")
+    if config["model"]["context"] != context:
+        raise RnnlensError(f"--context {context} contradicts the recorded {config['model']['context']} of the "
+                           f"n-NN model in {where}; choose another --out for another n")
+    keeps = f"only {' and '.join(f'--{name}' for name in sorted(changeable))} may change" if changeable else \
+        "remove it or choose another --out to change them"
+    for name, value in given_options(args).items():
+        if name not in changeable and config["training"].get(name) != value:
+            raise RnnlensError(f"--{name.replace('_', '-')} {typed(value)} contradicts the recorded "
+                               f"{typed(config['training'].get(name))} of the n-NN model in {where}; it keeps its "
+                               f"options ({keeps})")
