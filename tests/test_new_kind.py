@@ -57,7 +57,8 @@ def evaluate_json(run_dir, capsys) -> dict:
 
 
 def test_evaluate_scores_the_new_kind(unigram_kind, corpus, tmp_path, capsys):
-    run_dir = registry.fit("unigram", {}, corpus, tmp_path / "unigram", log=lambda line: None)
+    run_dir = tmp_path / "unigram"
+    registry.fit("unigram", {}, corpus, run_dir, log=lambda line: None)
     result = evaluate_json(run_dir, capsys)
     expected = hand_computed_test_loss(corpus)
     assert result["nats"] == pytest.approx(expected, rel=0, abs=1e-9)

@@ -146,10 +146,10 @@ def build_table(corpus: Corpus, out_dir: str | os.PathLike, jobs: Sequence[Basel
         run_dir = out_dir / job.name
         if _reusable(run_dir, job.kind, corpus):
             log(f"{run_dir}: reusing")
+            predictor = registry.load_predictor(run_dir)
         else:
-            registry.fit(job.kind, job.spec, corpus, run_dir, log=log, show_progress=show_progress)
+            predictor = registry.fit(job.kind, job.spec, corpus, run_dir, log=log, show_progress=show_progress)
             log(f"{run_dir}: fitted")
-        predictor = registry.load_predictor(run_dir)
         predictions = predictions_for(predictor, text)
         result = Evaluation.from_log_probs(predictions.log_probs)
         label = registry.kind(job.kind).LABEL

@@ -12,7 +12,7 @@ from rnnlens.checks import COUNT
 from rnnlens.commands.common import Stopwatch, add_corpus_options, add_reporting, corpus_from_args, log, show_progress
 from rnnlens.errors import RnnlensError
 from rnnlens.models.ngram.arpa import write_arpa
-from rnnlens.models.registry import fit, load_predictor
+from rnnlens.models.registry import fit
 from rnnlens.store.outputs import check_model_dir
 
 
@@ -51,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
     corpus = corpus_from_args(args)
     log(f"read {corpus.name}: {len(corpus):,} characters, vocabulary {len(corpus.vocab)}; "
         f"train split {len(corpus.split_ids('train')):,}")
-    fit("ngram", {"order": args.order}, corpus, args.out, log=log, show_progress=show_progress(args))
-    predictor = load_predictor(args.out)
+    predictor = fit("ngram", {"order": args.order}, corpus, args.out, log=log, show_progress=show_progress(args))
     config = predictor.info
     for s in config["orders"]:
         d1, d2, d3 = s["discounts"]

@@ -12,7 +12,7 @@ from rnnlens.commands.common import (Stopwatch, add_corpus_options, add_reportin
 from rnnlens.commands.training_options import add_training_options, check_record_agrees, nnn_spec, recorded_run
 from rnnlens.data.corpus import Corpus
 from rnnlens.store.outputs import check_model_dir
-from rnnlens.models.registry import fit, load_predictor
+from rnnlens.models.registry import fit
 
 
 def continued_spec(args: argparse.Namespace, corpus: Corpus) -> dict:
@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     log(f"read {corpus.name}: {len(corpus):,} characters, vocabulary {len(corpus.vocab)}; "
         f"train/val {len(corpus.split_ids('train')):,}/{len(corpus.split_ids('val')):,}")
     with continued_by_rerunning("nnn"):
-        fit("nnn", continued_spec(args, corpus), corpus, args.out, log=log, show_progress=show_progress(args))
-    predictor = load_predictor(args.out)
+        predictor = fit("nnn", continued_spec(args, corpus), corpus, args.out, log=log,
+                        show_progress=show_progress(args))
     result = evaluate(predictor, corpus.split_ids("val"))
     log(f"chose {predictor.description}; validation loss {result.summary()}")
     log(f"wrote {args.out}/config.json, {args.out}/best.safetensors (each hidden size's run in {args.out}/grid/); "

@@ -204,8 +204,8 @@ def hidden_grid(spec: dict) -> list[int]:
 
 
 def fit(spec: dict, corpus: Corpus, out_dir: str | os.PathLike, log: Callable[[str], None] = print,
-        show_progress: bool = False) -> None:
-    """Train an n-NN for each hidden size of the spec (resuming where a run stopped) and keep the best.
+        show_progress: bool = False) -> NNNPredictor:
+    """Train an n-NN for each hidden size of the spec (resuming where a run stopped), keep the best and return it.
 
     A spec holds ``context`` (n), ``hidden_sizes`` (default 128 256) and any option of ``NNNOptions``.
     """
@@ -232,6 +232,7 @@ def fit(spec: dict, corpus: Corpus, out_dir: str | os.PathLike, log: Callable[[s
     config = NNNConfig(context, len(corpus.vocab), chosen["hidden_size"])
     write_config(out_dir, KIND, {**run_config(config, corpus), "training": asdict(options), "hidden_grid": grid,
                                  "grid": records, "best_val_loss": chosen["best_val_loss"]})
+    return load(out_dir, device=options.device)
 
 
 def run_config(config: NNNConfig, corpus: Corpus) -> dict:

@@ -3,9 +3,11 @@
 A kind is a module with the same verbs:
 
 - ``KIND`` (the name ``config.json`` records) and ``LABEL`` (how tables name it);
-- ``fit(spec, corpus, out_dir, log, show_progress)``: fit a model from a
-  spec (a dict of the kind's options) on a corpus into a run directory,
-  continuing a resumable run that ``out_dir`` already holds;
+- ``fit(spec, corpus, out_dir, log, show_progress) -> Predictor``: fit a
+  model from a spec (a dict of the kind's options) on a corpus into a run
+  directory, continuing a resumable run that ``out_dir`` already holds, and
+  return it (so that a kind whose loading is costly, the n-gram, is not
+  loaded again);
 - ``load(run_dir, weights, device) -> Predictor``;
 - for kinds with internals, ``trace_keys(predictor, full_distribution)``,
   ``trace_gates(predictor)`` and ``compute_trace(predictor, ids, allocate,
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import importlib
 import os
-from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
@@ -50,10 +51,11 @@ def kind(name: str) -> ModuleType:
 
 
 def fit(kind_name: str, spec: dict, corpus: Corpus, out_dir: str | os.PathLike,
-        log: Callable[[str], None] = print, show_progress: bool = False) -> Path:
-    """Fit a model of ``kind_name`` into ``out_dir`` (continuing a run it holds); return the directory."""
-    kind(kind_name).fit(spec, corpus, out_dir, log=log, show_progress=show_progress)
-    return Path(out_dir)
+        log: Callable[[str], None] = print, show_progress: bool = False) -> Predictor:
+    """Fit a model of ``kind_name`` into ``out_dir`` (continuing a run it holds); return it as a predictor."""
+    predictor = kind(kind_name).fit(spec, corpus, out_dir, log=log, show_progress=show_progress)
+    predictor.identity = model_identity(out_dir, kind_name, "best")
+    return predictor
 
 
 def load_predictor(run_dir: str | os.PathLike, weights: str = "best", device: str = "cpu") -> Predictor:

@@ -19,7 +19,7 @@ from rnnlens.models.rnn import trace as rnn_trace
 from rnnlens.models.rnn.fit import TrainOptions, resume_run, start_run
 from rnnlens.models.rnn.network import ModelConfig, solve_hidden_size
 from rnnlens.models.rnn.predictor import RNNPredictor, load
-from rnnlens.training.loop import LAST, Progress
+from rnnlens.training.loop import LAST
 
 KIND = "rnn"
 LABEL = "RNN"
@@ -40,13 +40,14 @@ def training_options(spec: dict) -> TrainOptions:
 
 
 def fit(spec: dict, corpus: Corpus, out_dir: str | os.PathLike, log: Callable[[str], None] = print,
-        show_progress: bool = False) -> Progress:
-    """Train (or continue training) an RNN into ``out_dir`` until its last epoch or early stopping."""
+        show_progress: bool = False) -> RNNPredictor:
+    """Train (or continue training) an RNN into ``out_dir`` until its last epoch or early stopping; return it."""
     if (Path(out_dir) / LAST).exists():
         trainer = resume_run(out_dir, epochs=spec.get("epochs"), corpus=corpus)
     else:
         trainer = start_run(corpus, model_config(spec, len(corpus.vocab)), training_options(spec), out_dir)
-    return trainer.fit(show_progress=show_progress, log=log)
+    trainer.fit(show_progress=show_progress, log=log)
+    return load(out_dir, device=trainer.options.device)
 
 
 def trace_keys(predictor: RNNPredictor, full_distribution: bool = False) -> list[str]:
