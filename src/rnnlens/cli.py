@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import re
 import signal
 import sys
@@ -14,8 +15,13 @@ from importlib.metadata import version
 from rnnlens.errors import RnnlensError
 from rnnlens.training.loop import Interrupted
 
-# each module has ``register(subparsers)`` which adds its parser and sets ``run``
-COMMANDS = ["train", "evaluate", "sample", "ngram", "nnn", "baselines", "trace", "cells", "saturation"]
+import rnnlens.commands
+
+# the modules of ``rnnlens.commands`` shared by several subcommands; every other module is one subcommand with
+# ``register(subparsers)``, which adds its parser and sets ``run`` (a new command is a new file, nothing else)
+SHARED_COMMAND_MODULES = {"common", "analysis", "training_options"}
+COMMANDS = sorted(info.name for info in pkgutil.iter_modules(rnnlens.commands.__path__)
+                  if info.name not in SHARED_COMMAND_MODULES)
 
 
 class Parser(argparse.ArgumentParser):
