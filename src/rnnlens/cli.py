@@ -19,7 +19,7 @@ import rnnlens.commands
 
 # the modules of ``rnnlens.commands`` shared by several subcommands; every other module is one subcommand with
 # ``register(subparsers)``, which adds its parser and sets ``run`` (a new command is a new file, nothing else)
-SHARED_COMMAND_MODULES = {"common", "analysis", "training_options"}
+SHARED_COMMAND_MODULES = {"common", "analysis", "models", "training_options"}
 COMMANDS = sorted(info.name for info in pkgutil.iter_modules(rnnlens.commands.__path__)
                   if info.name not in SHARED_COMMAND_MODULES)
 

@@ -1,0 +1,25 @@
+"""Several models' predictions over one text, by name: the input of every analysis that compares models."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from rnnlens.errors import RnnlensError
+from rnnlens.store.predictions import Predictions
+
+
+def common_text(predictions: Mapping[str, Predictions], at_least: int = 1) -> dict:
+    """The text identity all ``predictions`` share (source, sha256 of the ids, length), checked.
+
+    Raises ``RnnlensError`` when fewer than ``at_least`` models are given or
+    when two were scored on different texts (the positions would not line up).
+    """
+    if len(predictions) < at_least:
+        raise RnnlensError(f"{len(predictions)} model{'' if len(predictions) == 1 else 's'} given, this analysis "
+                           f"needs at least {at_least}")
+    (first_name, first), *rest = predictions.items()
+    for name, other in rest:
+        if other.text["sha256"] != first.text["sha256"]:
+            raise RnnlensError(f"{name} was scored on {other.text['source']} and {first_name} on "
+                               f"{first.text['source']}: give predictions of one text")
+    return first.text
