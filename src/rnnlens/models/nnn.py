@@ -120,6 +120,13 @@ class NNNPredictor(NeuralPredictor):
         return f"{self.model.config.context}-NN, hidden {self.model.config.hidden_size}"
 
     @property
+    def facts(self) -> dict:
+        """See ``models.predictor.model_facts``."""
+        c = self.model.config
+        return {"type": LABEL, "params": parameters(c), "label": f"{c.context}-NN", "context": c.context,
+                "hidden_size": c.hidden_size}
+
+    @property
     def context_length(self) -> int:
         return self.model.config.context
 

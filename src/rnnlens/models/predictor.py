@@ -30,7 +30,8 @@ class Predictor(Protocol):
     names the corpus it was trained on (as ``Corpus.spec()`` gives it);
     ``description`` says what it is in words ("2-layer LSTM, hidden 128");
     ``identity`` (set when loaded from a run directory) names the run and
-    the digest of its weights.
+    the digest of its weights. Optional: ``facts``, what tables say of the
+    model (see ``model_facts``).
     """
 
     kind: str
@@ -46,6 +47,20 @@ class Predictor(Protocol):
     def predict_log_distributions(self, ids: np.ndarray) -> np.ndarray:
         """``(N-1, V)`` float32: log p(c | ids[:t+1]) for every character c."""
         ...
+
+
+def model_facts(predictor: Predictor, kind_label: str) -> dict:
+    """What tables and comparisons say of a model, from its optional ``facts`` dict.
+
+    ``type``: its family ("LSTM", "GRU", "RNN", "n-gram", "n-NN"; default: the
+    kind's ``kind_label``); ``layers``: recurrent layers (None where depth
+    means nothing); ``params``: trainable parameters (None for a count-based
+    model); ``label``: the name of its row in a table ("LSTM 2", "5-gram",
+    "3-NN"; default: its description). A kind may add its own keys (``order``,
+    ``context``, ``hidden_size``).
+    """
+    return {"type": kind_label, "layers": None, "params": None, "label": predictor.description,
+            **(getattr(predictor, "facts", None) or {})}
 
 
 def model_identity(run_dir: str | os.PathLike, kind: str, weights: str) -> dict:

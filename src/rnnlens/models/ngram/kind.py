@@ -33,7 +33,9 @@ def estimate_corpus(corpus: Corpus, order: int, show_progress: bool = False) -> 
               "estimate_s": round(time.perf_counter() - start, 3)}
     if corpus.data_dir is not None:
         config["data_dir"] = str(Path(corpus.data_dir).resolve())  # to find a named corpus again
-    return BackoffPredictor(tables, corpus.vocab, corpus.spec(), info=config), config
+    predictor = BackoffPredictor(tables, corpus.vocab, corpus.spec(), info=config)
+    predictor.facts = {"type": LABEL, "label": f"{order}-gram", "order": order}  # see predictor.model_facts
+    return predictor, config
 
 
 def fit(spec: dict, corpus: Corpus, out_dir: str | os.PathLike, log: Callable[[str], None] = print,

@@ -54,6 +54,13 @@ class RNNPredictor(NeuralPredictor):
     def description(self) -> str:
         return describe(self.model.config)
 
+    @property
+    def facts(self) -> dict:
+        """See ``models.predictor.model_facts``."""
+        c = self.model.config
+        return {"type": c.model_type.upper(), "layers": c.num_layers, "params": c.parameter_count,
+                "label": f"{c.model_type.upper()} {c.num_layers}", "hidden_size": c.hidden_size}
+
     @torch.no_grad()
     def stream(self, prime_ids: np.ndarray):
         """Yield log p(next character) ``(V,)`` after the prime, then after each id sent in, state carried."""
