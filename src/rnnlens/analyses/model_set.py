@@ -19,7 +19,7 @@ def common_text(predictions: Mapping[str, Predictions], at_least: int = 1) -> di
                            f"needs at least {at_least}")
     (first_name, first), *rest = predictions.items()
     for name, other in rest:
-        if other.text["sha256"] != first.text["sha256"]:
+        if other.text["ids_sha256"] != first.text["ids_sha256"]:
             raise RnnlensError(f"{name} was scored on {other.text['source']} and {first_name} on "
                                f"{first.text['source']}: give predictions of one text")
     return first.text
