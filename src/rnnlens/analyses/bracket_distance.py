@@ -168,9 +168,10 @@ def _nan_array(values: list[float | None]) -> np.ndarray:
 
 @dataclass
 class BracketDistance(Result):
-    """Per distance bucket: how many closers and each model's mean probability of them (``(B,)`` arrays by name).
+    """Per distance bucket: how many closers (``counts``, ``(B,)``) and each model's mean probability of them.
 
-    ``std`` is the bootstrap std of each mean; ``difference_std`` that of the
+    ``mean_prob`` and the stds hold one value per bucket by model name, None
+    for an empty bucket. ``std`` is the bootstrap std of each mean; ``difference_std`` that of the
     mean of (model − first model) over the same closers, for every model after
     the first (paired: the one to judge a gain by).
     """
