@@ -105,7 +105,8 @@ class CharAdvantage(Result):
         for j, name in enumerate(self.models):
             ax.bar(xs + (j - 0.5) * 0.4, self.means[j, chosen], width=0.4, color=COLORS[j], label=name)
         for x, i in zip(xs, chosen):
-            ax.text(x, max(self.means[:, i]) + 0.02, f"{self.advantage[i] * (1 if model == 0 else -1):+.3f}",
+            lead = self.advantage[i] * (1 if model == 0 else -1)
+            ax.text(x, max(self.means[:, i]) + 0.02, f"{lead:+.3f}" if lead >= 0.001 else f"{lead:+.0e}",
                     ha="center", fontsize=7)
         ax.set_xticks(xs, [f"{spell(self.chars[i])}\nn={int(self.counts[i]):,}" for i in chosen], fontsize=8,
                       parse_math=False)
