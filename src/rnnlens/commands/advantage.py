@@ -40,5 +40,6 @@ def run(args: argparse.Namespace) -> int:
     models = models_from_args(args)
     vocab = next(iter(models.predictors.values())).vocab
     report(char_advantage(models.predictions, models.text, vocab, top=args.top, min_count=args.min_count), args)
-    log(f"took {clock}")
+    if not args.quiet:
+        log(f"took {clock}")
     return 0

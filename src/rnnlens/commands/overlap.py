@@ -34,5 +34,6 @@ def run(args: argparse.Namespace) -> int:
     check_out(args.out, "result")
     models = models_from_args(args)
     report(error_overlap(models.predictions, threshold=args.threshold), args)
-    log(f"took {clock}")
+    if not args.quiet:
+        log(f"took {clock}")
     return 0
