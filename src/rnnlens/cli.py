@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import re
 import signal
@@ -95,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"rnnlens {args.command}: error: {err.render(args.flags)}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # stdout closed early (``rnnlens sample | head``): stop quietly, as SIGPIPE would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush of stdout is silent
+        return 128 + signal.SIGPIPE
     except (KeyboardInterrupt, Terminated) as err:
         signum = signal.SIGTERM if isinstance(err, Terminated) else signal.SIGINT
         print(f"rnnlens {args.command}: interrupted by {signal.Signals(signum).name}; nothing half-written is left",
