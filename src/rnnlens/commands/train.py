@@ -12,6 +12,7 @@ from rnnlens.commands.common import (Stopwatch, add_corpus_options, add_reportin
                                      show_progress, typed)
 from rnnlens.commands.training_options import add_option_flags
 from rnnlens.errors import RnnlensError
+from rnnlens.models.registry import snapshots
 from rnnlens.models.rnn.fit import TrainOptions, recorded_options, resume_run, start_run
 from rnnlens.models.rnn.kind import model_config
 from rnnlens.models.rnn.network import MODEL_TYPES, count_parameters
@@ -167,7 +168,9 @@ def run(args: argparse.Namespace) -> int:
     log(f"best validation loss {progress.best_val_loss:.4f} nats/char (the mean over the validation split read as "
         f"{trainer.task.val_batches.inputs.shape[0]} parallel streams, as training reads it; rnnlens evaluate "
         "--split val reads it as one stream from the start and gives a slightly different number)")
-    log(f"wrote {args.out}/{RUN_FILES}; took {clock}")
+    kept = snapshots(args.out)
+    also = f" and {len(kept)} snapshots in {args.out}/snapshots/" if kept else ""
+    log(f"wrote {args.out}/{RUN_FILES}{also}; took {clock}")
     if args.json:
         print(json.dumps({"run": args.out, "epochs": progress.epoch, "best_val_loss": progress.best_val_loss,
                           "stopped_early": progress.stopped_early, "history": progress.history}))

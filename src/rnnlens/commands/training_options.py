@@ -25,6 +25,8 @@ HELP = {
     "seed": "random seed (init, dropout, order)", "save_every": "batches between resumable checkpoints, 0 for by time only",
     "save_every_s": "seconds between resumable checkpoints", "device": "cpu, cuda or auto: a GPU where there is one",
     "batch": "positions per update",
+    "snapshot_every": "keep the weights every N batches, and the initial ones, in RUN/snapshots/ for rnnlens "
+                      "dynamics; 0 for none",
 }
 def add_option_flags(parser: argparse.ArgumentParser, options: type, defaults, help: dict | None = None) -> None:
     """One flag per field of ``options`` (a ``LoopOptions`` dataclass), range-checked; defaults stay None

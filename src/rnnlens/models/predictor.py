@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from rnnlens.data.corpus import Vocabulary
-from rnnlens.store.runs import CONFIG_FILE
+from rnnlens.store.runs import CONFIG_FILE, weights_path
 
 
 @runtime_checkable
@@ -71,7 +71,7 @@ def model_identity(run_dir: str | os.PathLike, kind: str, weights: str) -> dict:
     not), else ``config.json``, which then holds the whole model.
     """
     run_dir = Path(run_dir)
-    path = run_dir / f"{weights}.safetensors"
+    path = weights_path(run_dir, weights)
     if not path.is_file():
         path = run_dir / CONFIG_FILE
     digest = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -8,7 +8,8 @@ A kind is a module with the same verbs:
   directory, continuing a resumable run that ``out_dir`` already holds, and
   return it (so that a kind whose loading is costly, the n-gram, is not
   loaded again);
-- ``load(run_dir, weights, device) -> Predictor``;
+- ``load(run_dir, weights, device) -> Predictor`` (``weights``: ``best``, ``last``, or a snapshot a
+  trained run kept, ``snapshot-000500``: see ``snapshots``);
 - for kinds with internals, ``trace_keys(predictor, full_distribution)``,
   ``trace_gates(predictor)`` and ``compute_trace(predictor, ids, allocate,
   keys, progress)`` (see ``rnnlens.store.traces``).
@@ -21,20 +22,21 @@ from __future__ import annotations
 
 import importlib
 import os
+from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
 from rnnlens.data.corpus import Corpus
 from rnnlens.errors import RnnlensError
 from rnnlens.models.predictor import Predictor, model_identity
-from rnnlens.store.runs import read_config
+from rnnlens.store.runs import SNAPSHOT_NAME, SNAPSHOTS, read_config, read_metadata
 
 KINDS: dict[str, str | ModuleType] = {
     "rnn": "rnnlens.models.rnn.kind",
     "ngram": "rnnlens.models.ngram.kind",
     "nnn": "rnnlens.models.nnn",
 }
-WEIGHTS = ("best", "last")
+WEIGHTS = ("best", "last")  # and the snapshots a run kept, snapshot-000500 (see snapshots)
 
 
 def register_kind(name: str, module: str | ModuleType) -> None:
@@ -60,12 +62,28 @@ def fit(kind_name: str, spec: dict, corpus: Corpus, out_dir: str | os.PathLike,
 
 def load_predictor(run_dir: str | os.PathLike, weights: str = "best", device: str = "cpu") -> Predictor:
     """Load whatever predictor a run directory holds, with its identity (kind, directory, weights digest)."""
-    if weights not in WEIGHTS:
-        raise RnnlensError(f"unknown weights {weights!r}; choose one of {', '.join(WEIGHTS)}")
+    if weights not in WEIGHTS and not SNAPSHOT_NAME.fullmatch(weights):
+        raise RnnlensError(f"unknown weights {weights!r}; choose one of {', '.join(WEIGHTS)} or a snapshot "
+                           "(snapshot-000500: the weights after 500 batches, where the run kept them)")
     name = read_config(run_dir).get("kind")
     predictor = kind(name).load(run_dir, weights=weights, device=device)
     predictor.identity = model_identity(run_dir, name, weights)
     return predictor
+
+
+def snapshots(run_dir: str | os.PathLike) -> list[dict]:
+    """The snapshots a run kept (``train --snapshot-every``), in training order, ``[]`` if none.
+
+    Each is ``{"weights": "snapshot-000500", "batch": 500, "epoch": 1.92}``: the weights name to give
+    ``load_predictor``, the training batches done, and the epochs they make (a fraction).
+    """
+    read_config(run_dir)  # a model directory, or a clear error
+    found = []
+    for path in (Path(run_dir) / SNAPSHOTS).glob("snapshot-*.safetensors"):
+        if SNAPSHOT_NAME.fullmatch(path.stem):
+            meta = read_metadata(path)
+            found.append({"weights": path.stem, "batch": meta["batch"], "epoch": meta["epoch"]})
+    return sorted(found, key=lambda s: s["batch"])
 
 
 def can_trace(predictor: Predictor) -> bool:

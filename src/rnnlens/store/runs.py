@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -21,6 +22,19 @@ from rnnlens.errors import RnnlensError
 CONFIG_FILE = "config.json"
 FORMAT = "rnnlens"
 FORMAT_VERSION = 1
+SNAPSHOTS = "snapshots"  # RUN/snapshots/snapshot-000500.safetensors: the weights after 500 training batches
+SNAPSHOT_NAME = re.compile(r"snapshot-\d+")
+
+
+def snapshot_name(batch: int) -> str:
+    """The weights name of the snapshot taken after ``batch`` training batches: ``snapshot-000500``."""
+    return f"snapshot-{batch:06d}"
+
+
+def weights_path(run_dir: str | os.PathLike, weights: str) -> Path:
+    """The file of a run's ``weights``: ``best``/``last`` beside ``config.json``, a snapshot in ``snapshots/``."""
+    folder = Path(run_dir) / SNAPSHOTS if SNAPSHOT_NAME.fullmatch(weights) else Path(run_dir)
+    return folder / f"{weights}.safetensors"
 
 
 def write_config(run_dir: str | os.PathLike, kind: str, config: dict) -> None:
@@ -54,12 +68,24 @@ def load_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
     path = Path(path)
     if not path.is_file():
         raise RnnlensError(f"{path}: no such checkpoint file")
+    metadata = read_metadata(path)
+    try:
+        return load_file(str(path), device="cpu"), metadata
+    except (SafetensorError, OSError) as err:
+        raise damaged(path, err) from None
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The JSON metadata saved with tensors, without reading the tensors."""
     try:
         with safe_open(str(path), framework="pt") as f:
-            metadata = json.loads((f.metadata() or {}).get("json", "{}"))
-        return load_file(str(path), device="cpu"), metadata
+            return json.loads((f.metadata() or {}).get("json", "{}"))
     except (SafetensorError, OSError, json.JSONDecodeError) as err:
-        raise RnnlensError(f"{path}: unreadable checkpoint ({err}); the file is damaged") from None
+        raise damaged(path, err) from None
+
+
+def damaged(path: str | os.PathLike, err: Exception) -> RnnlensError:
+    return RnnlensError(f"{path}: unreadable checkpoint ({err}); the file is damaged")
 
 
 def split_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

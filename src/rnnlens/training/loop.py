@@ -14,6 +14,13 @@ on the same device: weights, optimiser state, RNG state, what the task
 carries between batches (an RNN's state) and the position in the data. It is
 written atomically every ``save_every`` batches, every ``save_every_s``
 seconds, at each epoch's end, and when SIGINT or SIGTERM asks the run to stop.
+
+With ``snapshot_every`` N > 0 the run also keeps the model's weights after
+every N batches (counted over the whole run) and before the first
+(``snapshots/snapshot-000000.safetensors``, the initial weights), each with
+its batch count and epoch, for the study of training dynamics. A snapshot
+is written before the checkpoint of the same batch, so a killed run that
+resumes writes again, identically, the snapshots it may have lost.
 """
 
 from __future__ import annotations
@@ -37,7 +44,8 @@ from tqdm import tqdm
 from rnnlens.checks import COUNT, DROPOUT, NONNEGATIVE, NONNEGATIVE_COUNT, OPEN_FRACTION, POSITIVE, Range
 from rnnlens.errors import RnnlensError
 from rnnlens.store import atomic
-from rnnlens.store.runs import load_tensors, save_tensors, split_prefix, write_config
+from rnnlens.store.runs import (SNAPSHOTS, load_tensors, save_tensors, snapshot_name, split_prefix, weights_path,
+                                write_config)
 
 LAST, BEST, METRICS = "last.safetensors", "best.safetensors", "metrics.jsonl"
 
@@ -76,7 +84,7 @@ RANGES: dict[str, Range] = {
     "lr_decay_after": NONNEGATIVE_COUNT, "grad_clip": NONNEGATIVE, "init_range": POSITIVE,
     "patience": NONNEGATIVE_COUNT, "seed": NONNEGATIVE_COUNT, "save_every": NONNEGATIVE_COUNT,
     "save_every_s": POSITIVE, "batch_size": COUNT, "seq_length": COUNT, "batch": COUNT,
-    "forget_bias": Range(), "dropout": DROPOUT,
+    "forget_bias": Range(), "dropout": DROPOUT, "snapshot_every": NONNEGATIVE_COUNT,
 }
 
 
@@ -172,12 +180,14 @@ class Trainer:
 
     ``config`` is what ``config.json`` records beside the options and the
     history (kind, model, vocabulary, corpus...); ``on_save`` runs after
-    every checkpoint (for tests and progress reports).
+    every checkpoint (for tests and progress reports); ``snapshot_every`` N > 0 keeps the weights every N
+    batches (see the module docstring).
     """
 
     def __init__(self, task: Task, options: LoopOptions, out_dir: str | os.PathLike, kind: str, config: dict,
-                 device: torch.device) -> None:
+                 device: torch.device, snapshot_every: int = 0) -> None:
         self.task, self.options, self.out_dir, self.kind = task, options, Path(out_dir), kind
+        self.snapshot_every = snapshot_every
         self.device = device
         self.run_config = config
         torch.manual_seed(options.seed)
@@ -204,6 +214,20 @@ class Trainer:
         tensors.update({f"state.{k}": v for k, v in self.task.carried().items()})
         meta = {"progress": asdict(self.progress), "param_groups": optimizer["param_groups"]}
         save_tensors(self.out_dir / LAST, tensors, meta)
+
+    def batches_done(self) -> int:
+        """Training batches completed over the whole run."""
+        return self.progress.epoch * self.task.num_batches() + self.progress.batch
+
+    def snapshot_due(self) -> bool:
+        return bool(self.snapshot_every) and self.batches_done() % self.snapshot_every == 0
+
+    def save_snapshot(self) -> None:
+        """Keep the model's weights with the batch count and the epochs (a fraction) they were trained for."""
+        batch, per_epoch = self.batches_done(), self.task.num_batches()
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        save_tensors(weights_path(self.out_dir, snapshot_name(batch)), tensors,
+                     {"batch": batch, "epoch": batch / per_epoch, "batches_per_epoch": per_epoch})
 
     def restore_last(self) -> None:
         tensors, meta = load_tensors(self.out_dir / LAST)
@@ -259,6 +283,8 @@ class Trainer:
             loss = self.train_step(k)
             p.train_loss_sum += loss
             p.batch = k + 1
+            if self.snapshot_due():
+                self.save_snapshot()
             bar.update(1)
             bar.set_postfix_str(f"loss {loss:.3f}", refresh=False)
             if on_iteration is not None:
@@ -318,6 +344,8 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if not (self.out_dir / LAST).exists():
             self.write_run_files()
+            if self.snapshot_due():  # batch 0: the initial weights
+                self.save_snapshot()
             self.save_last()
         with stop_on_signals() as stop:
             while not self.finished():
@@ -332,5 +360,6 @@ class Trainer:
 
 def clear_stale_files(out_dir: str | os.PathLike) -> None:
     """Remove what a kill mid-write left behind (``atomic`` temporary files)."""
-    for stale in Path(out_dir).glob(".*.tmp"):
-        stale.unlink()
+    for folder in (Path(out_dir), Path(out_dir) / SNAPSHOTS):
+        for stale in folder.glob(".*.tmp"):
+            stale.unlink()

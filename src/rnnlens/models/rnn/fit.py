@@ -32,6 +32,7 @@ class TrainOptions(LoopOptions):
     batch_size: int = 100
     seq_length: int = 100
     forget_bias: float = 0.0  # added to LSTM forget-gate biases at init (Gers et al. 2000); 0 is the paper's
+    snapshot_every: int = 0  # keep the weights every N batches and at batch 0 (training dynamics); 0: none
 
 
 class StreamTask:
@@ -92,7 +93,7 @@ def make_trainer(corpus: Corpus, model_config: ModelConfig, options: TrainOption
     task = StreamTask(corpus, model_config, options, device)
     config = {"model": model_config.to_dict(), "parameters": model_config.parameter_count,
               "vocabulary": corpus.vocab.chars, "corpus": corpus.spec()}
-    return Trainer(task, options, out_dir, KIND, config, device)
+    return Trainer(task, options, out_dir, KIND, config, device, snapshot_every=options.snapshot_every)
 
 
 def start_run(corpus: Corpus, model_config: ModelConfig, options: TrainOptions, out_dir: str | os.PathLike) -> Trainer:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import torch
 
-from rnnlens.store.runs import load_tensors, read_config, split_prefix
+from rnnlens.store.runs import load_tensors, read_config, split_prefix, weights_path
 from rnnlens.data.corpus import Vocabulary
 from rnnlens.errors import RnnlensError
 from rnnlens.models.rnn.network import CharRNN, ModelConfig, resolve_device
@@ -24,7 +23,7 @@ def load_model(run_dir: str | os.PathLike, weights: str = "best", device: str = 
     config = read_config(run_dir)
     if config.get("kind") != "rnn":
         raise RnnlensError(f"{run_dir}: holds a {config.get('kind')} model, not an RNN")
-    path = Path(run_dir) / f"{weights}.safetensors"
+    path = weights_path(run_dir, weights)
     if not path.is_file():
         raise RnnlensError(f"{path}: missing; the run has not written its {weights} checkpoint yet")
     tensors, _ = load_tensors(path)
