@@ -3,14 +3,11 @@ bytes after a kill and a resume, loadable as predictors with their own cached pr
 
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
 import pytest
 import torch
 
-from rnnlens import cli
 from rnnlens.data.corpus import load_corpus
 from rnnlens.data.texts import Text
 from rnnlens.errors import RnnlensError
@@ -19,6 +16,7 @@ from rnnlens.models.rnn.fit import TrainOptions, resume_run, start_run
 from rnnlens.models.rnn.network import ModelConfig
 from rnnlens.store.predictions import cache_directory, predictions_for
 from rnnlens.store.runs import load_tensors, split_prefix
+from test_cli_safety import ok, refused, rnnlens
 
 QUIET = {"show_progress": False, "log": lambda _: None}
 PER_EPOCH = 59  # batches of 4 x 20 characters in the 4,800 training characters of the 6,000-character text
@@ -137,29 +135,17 @@ def test_a_snapshot_loads_by_name_with_its_own_identity_and_cached_predictions(c
         load_predictor(tmp_path / "run", weights="snapshot-000057")
 
 
-def rnnlens(*args) -> tuple[int, str]:
-    err = io.StringIO()
-    with redirect_stdout(io.StringIO()), redirect_stderr(err):
-        try:
-            code = cli.main([str(a) for a in args])
-        except SystemExit as exit:
-            code = exit.code
-    return code, err.getvalue()
-
-
 def test_train_snapshot_every_is_recorded_and_kept_on_resume(war_and_peace, tmp_path):
     text = tmp_path / "text.txt"
     text.write_text(war_and_peace[:3000], encoding="utf-8")  # 2,400 training characters: 7 batches of 4 x 80
     out = tmp_path / "run"
     common = ["--batch-size", "4", "--seq-length", "80", "--quiet", "--out", out]
-    assert rnnlens("train", "--snapshot-every", "-1", "--text", text, *common)[0] == 2  # argparse refuses it
-    code, err = rnnlens("train", "--text", text, "--model", "rnn", "--layers", "1", "--hidden", "8", "--epochs", "1",
-                        "--snapshot-every", "3", *common)
-    assert code == 0, err
+    refused(rnnlens("train", "--snapshot-every", "-1", "--text", text, *common), "train", "--snapshot-every", code=2)
+    ok(rnnlens("train", "--text", text, "--model", "rnn", "--layers", "1", "--hidden", "8", "--epochs", "1",
+               "--snapshot-every", "3", *common))
     assert [s["batch"] for s in snapshots(out)] == [0, 3, 6]
-    code, err = rnnlens("train", "--resume", "--epochs", "2", "--snapshot-every", "4", *common)
-    assert code != 0 and "--snapshot-every 4 contradicts the run's recorded 3" in err
-    code, err = rnnlens("train", "--resume", "--epochs", "2", "--snapshot-every", "3", *common)
-    assert code == 0, err
+    refused(rnnlens("train", "--resume", "--epochs", "2", "--snapshot-every", "4", *common), "train",
+            "--snapshot-every 4 contradicts the run's recorded 3")
+    resumed = ok(rnnlens("train", "--resume", "--epochs", "2", "--snapshot-every", "3", *common))
     assert [s["batch"] for s in snapshots(out)] == [0, 3, 6, 9, 12]
-    assert "and 5 snapshots in" in err
+    assert "and 5 snapshots in" in resumed.err

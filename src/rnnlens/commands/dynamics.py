@@ -1,0 +1,85 @@
+"""``rnnlens dynamics``: how a run's snapshots approach n-NN models as it trains (the paper's Figure 5 right).
+
+For each snapshot the run kept (``rnnlens train --snapshot-every N``): the
+symmetric KL divergence between its predictive distributions and each
+reference model's (nats, mean over positions), and its loss minus the
+reference's (nats/char), over the first --limit characters of the text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Iterator
+
+from rnnlens.analyses.training_dynamics import training_dynamics
+from rnnlens.checks import Range
+from rnnlens.commands.analysis import report
+from rnnlens.commands.common import (Stopwatch, add_device, add_reporting, add_text_source, check_out, log,
+                                     text_from_args)
+from rnnlens.commands.models import check_same_corpus, model_names
+from rnnlens.data.texts import Text
+from rnnlens.errors import RnnlensError
+from rnnlens.models.registry import load_predictor, snapshots
+from rnnlens.store.predictions import Predictions, predictions_for
+
+LIMIT = 20_000  # characters: a few seconds per snapshot on a CPU; the paper used the whole test set
+TEXT_CHARS = Range(2, integer=True)  # a text to predict has at least two characters
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("dynamics", help="KL divergence and loss difference of a run's snapshots "
+                                   "against n-NN models (Figure 5 right)", description=__doc__)
+    parser.add_argument("run_dir", metavar="RUN", help="an RNN run trained with --snapshot-every")
+    parser.add_argument("--against", nargs="+", required=True, metavar="DIR",
+                        help="run directories of the models to compare with (n-NN models; any model with "
+                             "predictive distributions)")
+    parser.add_argument("--names", nargs="+", metavar="NAME",
+                        help="a name for each --against model, in order (default: each directory's base name)")
+    add_text_source(parser, default_split="test")
+    parser.add_argument("--limit", type=TEXT_CHARS.argparse_type(), default=LIMIT, metavar="CHARS",
+                        help=f"use only the first CHARS characters of the text (default: {LIMIT:,})")
+    add_device(parser)
+    parser.add_argument("--out", required=True, metavar="OUT_DIR",
+                        help="where to write dynamics.json, dynamics.csv, dynamics.png, dynamics.svg (a new or "
+                             "empty directory, or an earlier result)")
+    add_reporting(parser)
+    parser.set_defaults(run=run)
+
+
+def first_chars(text: Text, limit: int) -> Text:
+    """The first ``limit`` characters of ``text`` (all of it when shorter), its source saying so."""
+    if len(text.ids) <= limit:
+        return text
+    return Text(text.ids[:limit], f"{text.source}, first {limit:,} characters")
+
+
+def snapshot_predictions(run_dir: str, kept: list[dict], text: Text, device: str) -> Iterator[tuple[dict, Predictions]]:
+    """Each snapshot with its (cached) predictions of ``text``, loaded one at a time."""
+    for i, snapshot in enumerate(kept, 1):
+        predictor = load_predictor(run_dir, weights=snapshot["weights"], device=device)
+        yield snapshot, predictions_for(predictor, text, distributions=True)
+        log(f"snapshot {i}/{len(kept)}: batch {snapshot['batch']}, epoch {snapshot['epoch']:.2f}")
+
+
+def run(args: argparse.Namespace) -> int:
+    clock = Stopwatch()
+    check_out(args.out, "result")
+    kept = snapshots(args.run_dir)
+    if not kept:
+        raise RnnlensError(f"{args.run_dir} kept no snapshots; train a run with --snapshot-every N to follow its "
+                           "training")
+    names = model_names(args.against, args.names)
+    references = {name: load_predictor(d, device=args.device) for name, d in zip(names, args.against)}
+    first = load_predictor(args.run_dir, weights=kept[0]["weights"], device=args.device)
+    check_same_corpus({os.path.normpath(args.run_dir): first, **references})
+    text = first_chars(text_from_args(args, first), args.limit)
+    log(f"{args.run_dir}: {len(kept)} snapshots, batches {kept[0]['batch']}..{kept[-1]['batch']}; "
+        f"against {', '.join(names)} on {text.source} ({len(text.ids):,} characters)")
+    against = {name: predictions_for(p, text, distributions=True) for name, p in references.items()}
+    contexts = {name: getattr(p, "context_length", None) for name, p in references.items()}
+    result = training_dynamics(snapshot_predictions(args.run_dir, kept, text, args.device), against, contexts,
+                               run=os.path.basename(os.path.normpath(args.run_dir)))
+    report(result, args)
+    log(f"took {clock}")
+    return 0
