@@ -164,6 +164,6 @@ def name_oracles(axes, totals: dict[str, int], errors: int) -> None:
         height = 10.0
         for oracle, share, x, y in mine:
             height = min(1.2 * y, height - LABEL_GAP)
-            axes.annotate(f"{oracle} {share:.0%}", xy=(x, y), xytext=(1.22 * side, height), fontsize=9,
+            axes.annotate(f"{oracle} {share:.0%}", xy=(x, y), xytext=(1.12 * side, height), fontsize=9,
                           ha="left" if side > 0 else "right", va="center",
                           arrowprops={"arrowstyle": "-", "color": "0.45", "lw": 0.7})
