@@ -6,6 +6,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_rgb
 
 from rnnlens.analyses.onion import OnionOptions, OnionReport, error_onion, onion_text, peel, scaling
 from rnnlens.analyses.onion.oracles import Slice, earlier_occurrences
@@ -14,6 +15,7 @@ from rnnlens.cli import main
 from rnnlens.data.corpus import load_corpus
 from rnnlens.models.ngram import kind as ngram_kind
 from rnnlens.models.registry import load_predictor
+from rnnlens.render.onion_page import GROUP_COLOURS, slice_colours
 from rnnlens.store.runs import save_tensors, write_config
 from test_trace import random_model
 
@@ -140,6 +142,27 @@ def test_random_predictions_keep_the_invariant_and_match_a_direct_count():
     assert data["slices"][0]["removed"] == int(((p < 0.5) & (ngram > 0.5)).sum())
     assert sum(s["removed"] for s in data["slices"]) + data["unexplained"] == data["errors"]
     assert sum(s["share"] for s in data["slices"]) + data["unexplained"] / data["errors"] == pytest.approx(1)
+
+
+def test_the_report_saves_the_hand_made_onion_with_its_memory_copies_marked(tmp_path):
+    onion, context = hand_made()
+    report = OnionReport([onion], context, "hand-made text")
+    files = {p.name for p in report.save(tmp_path / "out")}
+    assert files == {"onion.json", "onion.csv", "onion.png", "onion.svg", "onion.html"}
+    assert json.loads((tmp_path / "out" / "onion.json").read_text()) == onion.to_dict()
+    page = (tmp_path / "out" / "onion.html").read_text()
+    assert "10 characters after the underlined copy" in page and "7 characters after the underlined copy" in page
+    assert page.count(' earlier"') == 3 * 3  # the examples 14, 21, 22 (3 of 4, spread) underline a "sat" each
+    table = report.summary().splitlines()
+    assert table[3:6] == ["n-gram                           1    4.5%", "  orders 2-3                     1    4.5%",
+                          "memory                           4   18.2%"]
+
+
+def test_slices_of_one_oracle_share_a_hue_from_dark_to_light():
+    colours = slice_colours(["a", "a", "a", "b", "c"])
+    assert colours[0] == GROUP_COLOURS[0] and colours[3] == GROUP_COLOURS[1] and colours[4] == GROUP_COLOURS[2]
+    lightness = [sum(to_rgb(c)) for c in colours[:3]]
+    assert lightness[0] < lightness[1] < lightness[2]
 
 
 CORPUS = ('"I <b>know</b> & you know," said Anna. "Mary\'s letter came." Mary read it twice.\n' * 40)

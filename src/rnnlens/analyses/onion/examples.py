@@ -70,9 +70,9 @@ def example(onion: Onion, context: OnionText, position: int) -> list[Stretch]:
 
 def sections(onion: Onion, context: OnionText, examples: int = EXAMPLES) -> list[Section]:
     """The overview and, per slice (and the unexplained errors), up to ``examples`` examples."""
-    errors = onion.errors
-    result = [Section(f"{onion.model}: {OVERVIEW} characters with every error coloured",
-                      "hover over a coloured character for its probability and slice", [[overview(onion, context)]])]
+    errors, whole = onion.errors, overview(onion, context)
+    result = [Section(f"{onion.model}: {len(whole.text):,} characters with every error coloured",
+                      "hover over a coloured character for its probability and slice", [[whole]])]
     for k, (label, count) in enumerate(zip(slice_labels(onion), onion.removed)):
         positions = np.flatnonzero(onion.category == k)
         chosen = np.unique(positions[np.linspace(0, len(positions) - 1, examples).round().astype(int)]) \
