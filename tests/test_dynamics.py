@@ -81,6 +81,10 @@ def test_kl_is_the_mean_over_positions_and_the_loss_difference_is_run_minus_refe
     loss_twos = -(2 * math.log(0.8) + math.log(0.7)) / 3
     assert result.to_dict()["against"] == [{"name": "1-NN", "n": 1, "loss": pytest.approx(loss_ones)},
                                            {"name": "2-NN", "n": 2, "loss": pytest.approx(loss_twos)}]
+    top, bottom = result.plot().get_axes()[:2]  # the two panels (the epochs axis on top comes third)
+    assert [line.get_label() for line in top.get_lines()] == ["1-NN (n=1)", "2-NN (n=2)"]
+    assert top.get_lines()[1].get_ydata().tolist() == [first["kl"]["2-NN"], second["kl"]["2-NN"]]
+    assert bottom.get_lines()[0].get_ydata().tolist() == [first["loss_diff"]["1-NN"], second["loss_diff"]["1-NN"]]
 
 
 def test_predictions_of_another_text_or_without_distributions_are_refused():

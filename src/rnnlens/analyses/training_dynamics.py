@@ -29,6 +29,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from rnnlens.analyses.model_set import common_text
 from rnnlens.analyses.result import Result
@@ -124,6 +125,11 @@ class TrainingDynamics(Result):
             bottom.plot(batches, [s["loss_diff"][a["name"]] for s in self.snapshots], marker="o", ms=3, color=colour,
                         label=label)
         bottom.axhline(0, color="0.5", lw=0.8, ls="--")
+        if all(v > 0 for s in self.snapshots for v in s["kl"].values()):
+            top.set_yscale("log")  # the first snapshots are far off; a log scale keeps the crossings readable
+            top.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+            top.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 0.2, not 2 x 10^-1
+            top.yaxis.set_minor_formatter(NullFormatter())
         top.set_ylabel("symmetric KL (nats)")
         bottom.set_ylabel("loss − reference loss (nats/char)")
         bottom.set_xlabel("training batches")
