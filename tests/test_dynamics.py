@@ -125,13 +125,13 @@ def test_dynamics_command_writes_what_it_prints_with_independently_recomputed_nu
     assert printed == json.loads((out / "dynamics.json").read_text())
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == \
         ["dynamics.csv", "dynamics.json", "dynamics.png", "dynamics.svg"]
-    assert [a["n"] for a in printed["against"]] == [1, 2] and [a["name"] for a in printed["against"]] == ["n1", "n2"]
+    assert [a["n"] for a in printed["against"]] == [1, 2] and [a["name"] for a in printed["against"]] == ["1", "2"]
     assert [s["batch"] for s in printed["snapshots"]] == [0, 20, 40]  # 59 batches, every 20, and the initial weights
     assert [s["epoch"] for s in printed["snapshots"]] == pytest.approx([0, 20 / 59, 40 / 59])
     assert printed["text"]["chars"] == 1000
 
     ids = load_corpus(text=text).vocab.encode(text.read_text(encoding="utf-8"))[:1000]
-    references = {n: load_predictor(runs[n]) for n in ("n1", "n2")}
+    references = {str(n): load_predictor(runs[f"n{n}"]) for n in (1, 2)}  # named by their n
     for s in printed["snapshots"]:
         rnn = load_predictor(runs["run"], weights=s["weights"])
         p = np.exp(rnn.predict_log_distributions(ids).astype(np.float64))
@@ -143,7 +143,7 @@ def test_dynamics_command_writes_what_it_prints_with_independently_recomputed_nu
             assert s["loss_diff"][name] == pytest.approx(s["loss"] + reference.predict_log_probs(ids).mean(), rel=1e-9)
     with open(out / "dynamics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 3 * 2 and float(rows[5]["kl"]) == pytest.approx(printed["snapshots"][2]["kl"]["n2"])
+    assert len(rows) == 3 * 2 and float(rows[5]["kl"]) == pytest.approx(printed["snapshots"][2]["kl"]["2"])
 
     table = ok(rnnlens("dynamics", runs["run"], "--against", runs["n1"], "--names", "1-NN", "--text", text,
                        "--limit", "1000", "--out", out)).out

@@ -35,7 +35,8 @@ def register(subparsers) -> None:
                         help="run directories of the models to compare with (n-NN models; any model with "
                              "predictive distributions)")
     parser.add_argument("--names", nargs="+", metavar="NAME",
-                        help="a name for each --against model, in order (default: each directory's base name)")
+                        help="a name for each --against model, in order (default: its n, the context length, when "
+                             "every model has a different one; else each directory's base name)")
     add_text_source(parser, default_split="test")
     parser.add_argument("--limit", type=TEXT_CHARS.argparse_type(), default=LIMIT, metavar="CHARS",
                         help=f"use only the first CHARS characters of the text (default: {LIMIT:,})")
@@ -45,6 +46,20 @@ def register(subparsers) -> None:
                              "empty directory, or an earlier result)")
     add_reporting(parser)
     parser.set_defaults(run=run)
+
+
+def context_length(predictor) -> int | None:
+    """How many characters the model sees (an n-NN's or n-gram's n), or None for one that sees them all."""
+    return getattr(predictor, "context_length", None)
+
+
+def names_by_context(references: list) -> list[str] | None:
+    """The references' n as their names (the JSON's ``kl``/``loss_diff`` keys: ``{"1": ..., "2": ...}``) when each
+    has a different one, else None (directory names)."""
+    contexts = [context_length(p) for p in references]
+    if None in contexts or len(set(contexts)) < len(contexts):
+        return None
+    return [str(n) for n in contexts]
 
 
 def first_chars(text: Text, limit: int) -> Text:
@@ -69,15 +84,16 @@ def run(args: argparse.Namespace) -> int:
     if not kept:
         raise RnnlensError(f"{args.run_dir} kept no snapshots; train a run with --snapshot-every N to follow its "
                            "training")
-    names = model_names(args.against, args.names)
-    references = {name: load_predictor(d, device=args.device) for name, d in zip(names, args.against)}
+    loaded = [load_predictor(d, device=args.device) for d in args.against]
+    names = model_names(args.against, args.names or names_by_context(loaded))
+    references = dict(zip(names, loaded))
     first = load_predictor(args.run_dir, weights=kept[0]["weights"], device=args.device)
     check_same_corpus({os.path.normpath(args.run_dir): first, **references})
     text = first_chars(text_from_args(args, first), args.limit)
     log(f"{args.run_dir}: {len(kept)} snapshots, batches {kept[0]['batch']}..{kept[-1]['batch']}; "
         f"against {', '.join(names)} on {text.source} ({len(text.ids):,} characters)")
     against = {name: predictions_for(p, text, distributions=True) for name, p in references.items()}
-    contexts = {name: getattr(p, "context_length", None) for name, p in references.items()}
+    contexts = {name: context_length(p) for name, p in references.items()}
     result = training_dynamics(snapshot_predictions(args.run_dir, kept, text, args.device), against, contexts,
                                run=os.path.basename(os.path.normpath(args.run_dir)))
     report(result, args)
