@@ -50,7 +50,7 @@ LIMITS = {
     "rows": 2_000_000,  # rows read to score the candidates of one match
     "predictions": 2000,  # positions of one predictions request
     "k": 20,  # top-k next characters
-    "histogram_rows": 20_000,  # rows a histogram reads
+    "histogram_rows": 5000,  # evenly spaced rows a histogram reads (2.5M values of a 2 x 256 model)
     "bins": 100,
 }
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")

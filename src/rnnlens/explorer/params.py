@@ -70,9 +70,7 @@ class Query:
 
     def integers(self, name: str, low: int, high: int, most: int, default: str | None = None) -> list[int]:
         """Comma-separated distinct integers in ``[low, high]``, at least one and at most ``most``."""
-        raw = self._raw(name, default)
-        raw = default if raw is None else raw
-        items = raw.split(",")
+        items = (self._raw(name, default) or default).split(",")
         if len(items) > most:
             raise BadRequest(f"{name}: at most {most} values, not {len(items)}", name)
         values = [Query({name: item.strip()}).integer(name, low, high) for item in items]

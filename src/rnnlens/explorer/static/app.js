@@ -652,7 +652,6 @@ function setModel(index) {
   $("selected").replaceChildren();
   renderMatches(null);
   renderChosen();
-  run(drawHistogram());
 }
 
 function measureCharWidth() {
@@ -672,7 +671,10 @@ async function start() {
   $("scrub").max = Math.max(0, state.info.chars - 1);
   measureCharWidth();
   setModel(0);
-  $("model").onchange = () => { setModel(Number($("model").value)); run(showAt(0, { center: false })); };
+  $("model").onchange = () => {
+    setModel(Number($("model").value));
+    run(showAt(0, { center: false }).then(drawHistogram));
+  };
   $("versus").onchange = () => {
     state.versus = $("versus").value === "" ? null : Number($("versus").value);
     renderLegend();
@@ -692,7 +694,8 @@ async function start() {
   $("histogram").onclick = histogramClick;
   $("cells-load").onclick = () => run(loadCells());
   await showAt(0, { center: false });
-  document.body.dataset.ready = "true";
+  document.body.dataset.ready = "true";  // the first view is on screen; the histogram comes after it
+  await drawHistogram();
 }
 
 run(start());
