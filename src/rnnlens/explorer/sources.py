@@ -140,7 +140,7 @@ def from_predictions(predictor: Predictor, text: Text, name: str) -> ExploredMod
     predictions = predictions_for(predictor, text, distributions=True)
     return ExploredModel(name, predictor.description, predictor.identity, predictor.vocab.decode(text.ids),
                          np.exp(predictions.log_probs), None, predictions.distributions,
-                         predictor.vocab.chars, notes=[f"{predictor.description} has no internal states to show"])
+                         predictor.vocab.chars, notes=["no internal states to show: predictions only"])
 
 
 def load_model(path: str | os.PathLike, name: str, text_of: Callable[[Predictor], Text], weights: str = "best",
@@ -157,7 +157,11 @@ def load_model(path: str | os.PathLike, name: str, text_of: Callable[[Predictor]
         log(f"read {path}: {predictor.description} (predictions only)")
         return from_predictions(predictor, text, name)
     keep = Path(path) / TRACES / f"{weights}-{text.sha256[:16]}"
-    trace, status = ensure_trace(keep, predictor, text, full_distribution=True, progress=progress)
+    try:
+        trace, status = ensure_trace(keep, predictor, text, full_distribution=True, progress=progress)
+    except OSError as err:  # a run directory we may not write into
+        raise RnnlensError(f"cannot keep the trace in {keep} ({err.strerror or err}); trace the model elsewhere "
+                           f"(rnnlens trace {path} --full-distribution --out TRACE_DIR) and explore TRACE_DIR") from None
     log(f"trace {keep} {status}: {trace.description}")
     return from_trace(trace, name, predictor)
 
