@@ -191,3 +191,13 @@ def test_a_model_of_another_corpus_is_refused_in_one_line_before_any_output(runs
 
 def len_vocab(runs) -> int:
     return len(json.loads((runs / "lstm" / "config.json").read_text())["vocabulary"])
+
+
+def test_a_run_trained_for_a_budget_is_placed_by_its_recorded_budget(runs, tmp_path, capsys):
+    budgeted = tmp_path / "gru_budget"
+    assert main(["train", "--text", str(runs / "small.txt"), "--model", "gru", "--layers", "1", "--params", "2000",
+                 "--epochs", "1", "--batch-size", "8", "--seq-length", "16", "--quiet", "--out", str(budgeted)]) == 0
+    assert json.loads((budgeted / "config.json").read_text())["model"]["budget"] == 2000
+    assert main(["compare", str(runs / "lstm"), str(budgeted), "--out", str(tmp_path / "cmp"), "--json"]) == 0
+    lstm, gru = json.loads(capsys.readouterr().out)["models"]
+    assert gru["budget"] == 2000 and gru["params"] != 2000 and lstm["budget"] == lstm["params"]

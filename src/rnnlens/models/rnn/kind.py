@@ -29,9 +29,9 @@ __all__ = ["KIND", "LABEL", "fit", "load", "model_config", "trace_keys", "trace_
 
 def model_config(spec: dict, vocab_size: int) -> ModelConfig:
     """The network a spec asks for; ``params`` solves for the hidden size closest to the budget."""
-    hidden = spec.get("hidden_size") or solve_hidden_size(spec["model_type"], spec["num_layers"], vocab_size,
-                                                          int(spec["params"]))
-    return ModelConfig(spec["model_type"], vocab_size, hidden, spec["num_layers"], spec.get("dropout", 0.0))
+    budget = None if spec.get("hidden_size") else int(spec["params"])
+    hidden = spec.get("hidden_size") or solve_hidden_size(spec["model_type"], spec["num_layers"], vocab_size, budget)
+    return ModelConfig(spec["model_type"], vocab_size, hidden, spec["num_layers"], spec.get("dropout", 0.0), budget)
 
 
 def training_options(spec: dict) -> TrainOptions:

@@ -21,13 +21,15 @@ GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks per layer in torc
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Everything that fixes a model's shape: type, vocabulary size, width, depth, dropout."""
+    """Everything that fixes a model's shape: type, vocabulary size, width, depth, dropout; and the parameter
+    budget its width was solved for, if it was (where a comparison of models places it)."""
 
     model_type: str
     vocab_size: int
     hidden_size: int
     num_layers: int
     dropout: float = 0.0
+    budget: int | None = None
 
     def __post_init__(self) -> None:
         if self.model_type not in MODEL_TYPES:

@@ -58,7 +58,8 @@ class RNNPredictor(NeuralPredictor):
         """See ``models.predictor.model_facts``."""
         c = self.model.config
         return {"type": c.model_type.upper(), "layers": c.num_layers, "params": c.parameter_count,
-                "label": f"{c.model_type.upper()} {c.num_layers}", "hidden_size": c.hidden_size}
+                "label": f"{c.model_type.upper()} {c.num_layers}", "hidden_size": c.hidden_size,
+                **({"budget": c.budget} if c.budget else {})}
 
     @torch.no_grad()
     def stream(self, prime_ids: np.ndarray):
