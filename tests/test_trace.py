@@ -246,3 +246,17 @@ def test_the_trace_prob_is_the_cached_predictions_in_float32(run_dir):
     assert np.array_equal(cached.log_probs, predictions.log_probs)
     predictor.predict_log_probs = lambda ids: pytest.fail("the cached predictions were computed again")
     assert np.array_equal(predictions_for(predictor, text).log_probs, predictions.log_probs)
+
+
+def test_a_text_with_carriage_returns_traces_and_reopens(tmp_path):
+    text = tmp_path / "crlf.txt"
+    text.write_bytes(b"one line\r\ntwo lines\r\nthree\r" * 40)
+    corpus = load_corpus(text=text)
+    assert "\r" in corpus.vocab.chars  # the corpus keeps them: each is a character the model predicts
+    model = random_model("gru", 1, len(corpus.vocab), hidden=4, seed=0)
+    out = tmp_path / "run"
+    write_config(out, "rnn", {"model": model.config.to_dict(), "vocabulary": corpus.vocab.chars,
+                              "corpus": corpus.spec()})
+    save_tensors(out / "best.safetensors", {f"model.{k}": v for k, v in model.state_dict().items()})
+    write_trace(tmp_path / "tr", load_rnn(out), Text(corpus.ids, "all"))
+    assert open_trace(tmp_path / "tr").positions == len(corpus.ids) - 1

@@ -133,7 +133,8 @@ def open_trace(trace_dir: str | os.PathLike) -> Trace:
     text_path = trace_dir / TEXT_FILE
     if not text_path.is_file():
         raise IncompleteTrace(f"{trace_dir}: no {TEXT_FILE}; trace the model again")
-    text = text_path.read_text(encoding="utf-8")
+    with open(text_path, encoding="utf-8", newline="") as f:  # as written: a '\r' stays one character
+        text = f.read()
     if max(len(text) - 1, 0) != manifest["positions"]:
         raise IncompleteTrace(f"{text_path}: {len(text):,} characters do not match {manifest['positions']:,} positions")
     info = {k: v for k, v in manifest.items() if k not in ("keys", "format", "version")}
