@@ -1,6 +1,7 @@
 """The error onion: every slice's count on a hand-made text, the peeling order, scaling, and the command."""
 
 import csv
+import hashlib
 import json
 from collections import Counter
 
@@ -10,9 +11,11 @@ from matplotlib.colors import to_rgb
 
 from rnnlens.analyses.onion import OnionOptions, OnionReport, error_onion, onion_text, peel, scaling
 from rnnlens.analyses.onion.oracles import Slice, earlier_occurrences
+from rnnlens.analyses.onion.saved import read_onion
 from rnnlens.analyses.onion.words import count_words, find_words, punctuation, resolve_mode
 from rnnlens.cli import main
 from rnnlens.data.corpus import load_corpus
+from rnnlens.errors import RnnlensError
 from rnnlens.models.ngram import kind as ngram_kind
 from rnnlens.models.registry import load_predictor
 from rnnlens.render.onion_page import GROUP_COLOURS, slice_colours
@@ -57,7 +60,7 @@ def test_every_slice_of_a_hand_made_text_takes_exactly_the_errors_worked_out_by_
     got = {i + 1: names[c] for i, c in enumerate(onion.category) if c >= 0}
     assert got == EXPECTED
     data = onion.to_dict()
-    assert set(data) == {"model", "chars", "errors", "error_rate", "slices", "unexplained"}
+    assert set(data) == {"model", "chars", "errors", "error_rate", "slices", "unexplained", "identity", "text"}
     assert (data["chars"], data["errors"], data["unexplained"]) == (23, 22, 1)
     assert data["error_rate"] == pytest.approx(22 / 23)
     counts = Counter(EXPECTED.values())
@@ -148,8 +151,12 @@ def test_the_report_saves_the_hand_made_onion_with_its_memory_copies_marked(tmp_
     onion, context = hand_made()
     report = OnionReport([onion], context, "hand-made text")
     files = {p.name for p in report.save(tmp_path / "out")}
-    assert files == {"onion.json", "onion.csv", "onion.png", "onion.svg", "onion.html"}
-    assert json.loads((tmp_path / "out" / "onion.json").read_text()) == onion.to_dict()
+    assert files == {"onion.json", "onion.csv", "onion.png", "onion.svg", "onion.html", "categories.npy"}
+    assert json.loads((tmp_path / "out" / "onion.json").read_text()) == {**onion.to_dict(), "categories": "categories.npy"}
+    saved = np.load(tmp_path / "out" / "categories.npy")
+    names = labels(onion)
+    assert saved.dtype == np.int16 and saved.shape == (len(TEXT) - 1,)
+    assert {i + 1: names[c] for i, c in enumerate(saved.tolist()) if c >= 0} == EXPECTED and saved[0] == -1
     page = (tmp_path / "out" / "onion.html").read_text()
     assert "10 characters after the underlined copy" in page and "7 characters after the underlined copy" in page
     assert page.count(' earlier"') == 3 * 3  # the examples 14, 21, 22 (3 of 4, spread) underline a "sat" each
@@ -202,6 +209,12 @@ def test_onion_command_writes_json_csv_pie_and_page_and_reuses_its_ngram_models(
                for n in (2, 3)]
     assert data["slices"][0]["removed"] == int(((p < 0.5) & (np.maximum(*ngram_p) > 0.5)).sum())
     assert sum(s["removed"] for s in data["slices"]) + data["unexplained"] == data["errors"]
+    category = saved_categories(out, data, p)
+    assert np.array_equal(category == 0, (p < 0.5) & (np.maximum(*ngram_p) > 0.5))  # the n-gram slice's positions
+    ids = np.asarray(corpus.split_ids("test"), np.int64)
+    assert data["identity"] == load_predictor(small).identity and data["categories"] == "categories.npy"
+    assert data["text"] == {"source": f"{corpus.name} test split", "chars": len(ids),
+                            "ids_sha256": hashlib.sha256(ids.tobytes()).hexdigest()}
     rows = list(csv.DictReader(open(out / "onion.csv")))
     assert [int(r["removed"]) for r in rows] == [s["removed"] for s in data["slices"]] + [data["unexplained"]]
     assert (out / "onion.png").read_bytes()[:4] == b"\x89PNG"
@@ -230,6 +243,48 @@ def test_two_models_give_one_breakdown_each_and_the_scaling(two_models, tmp_path
     assert sum(s["removed_by_big"] for s in data["scaling"]) == int((wrong_small & right_big).sum())
     assert [s["oracle"] for s in data["scaling"]][-1] == "unexplained"
     assert (out / "scaling.csv").is_file()
+    assert [m["categories"] for m in data["models"]] == ["categories-small.npy", "categories-big.npy"]
+    for entry, run, saved in zip(data["models"], (small, big), read_onion(out)):
+        category = saved_categories(out, entry, np.exp(load_predictor(run).predict_log_probs(ids)))
+        assert saved.entry == entry and np.array_equal(saved.category, category)
+        assert entry["identity"] == load_predictor(run).identity
+
+
+def saved_categories(out, entry: dict, p: np.ndarray) -> np.ndarray:
+    """A model's saved categories, checked: an int16 per position, an error exactly where ``p`` < 0.5, and as many
+    in each category as its slice removed (then the unexplained ones)."""
+    category = np.load(out / entry["categories"])
+    assert category.dtype == np.int16 and category.shape == (len(p),) == (entry["chars"],)
+    assert np.array_equal(category >= 0, p < 0.5)
+    assert np.bincount(category[category >= 0], minlength=len(entry["slices"]) + 1).tolist() == \
+        [s["removed"] for s in entry["slices"]] + [entry["unexplained"]]
+    return category
+
+
+def test_saved_categories_are_read_back_and_refused_when_they_disagree_with_the_json(tmp_path):
+    onion, context = hand_made()
+    out = tmp_path / "out"
+    OnionReport([onion], context, "hand-made text").save(out)
+    (saved,) = read_onion(out)
+    assert np.array_equal(saved.category, onion.category) and saved.slices == onion.slices
+    category = onion.category.astype(np.int16)
+    category[[1, 13]] = category[[13, 1]]  # an n-gram and a memory error swapped: the counts still agree
+    np.save(out / "categories.npy", category)
+    assert np.array_equal(read_onion(out)[0].category, category) and category[1] != onion.category[1]
+    category[5] = 0  # a punctuation error moved to the n-gram slice
+    np.save(out / "categories.npy", category)
+    with pytest.raises(RnnlensError, match="do not add up"):
+        read_onion(out)
+    np.save(out / "categories.npy", category.astype(np.int64))
+    with pytest.raises(RnnlensError, match="int64"):
+        read_onion(out)
+    data = json.loads((out / "onion.json").read_text())
+    del data["categories"]
+    (out / "onion.json").write_text(json.dumps(data))
+    with pytest.raises(RnnlensError, match="an older rnnlens"):
+        read_onion(out)
+    with pytest.raises(RnnlensError, match="no onion.json"):
+        read_onion(tmp_path)
 
 
 def exit_status(args: list[str]) -> int:

@@ -49,8 +49,9 @@ def register(subparsers) -> None:
                                    description=__doc__)
     add_models_and_text(parser, "a model's run directory, then optionally a bigger model's to compare it with")
     parser.add_argument("--out", required=True, metavar="OUT_DIR",
-                        help="where to write onion.json, onion.csv, onion.png, onion.svg, onion.html (and scaling.csv "
-                             "for two models): a new or empty directory, or an earlier result")
+                        help="where to write onion.json, onion.csv, onion.png, onion.svg, onion.html and the category "
+                             "of every position, categories.npy (two models: scaling.csv, categories-small.npy and "
+                             "categories-big.npy): a new or empty directory, or an earlier result")
     parser.add_argument("--ngram-dir", metavar="NGRAM_DIR",
                         help="n-gram models as ngram-order{N}/ (a baselines directory works); missing orders are "
                              "estimated into it (default: a cache under $XDG_CACHE_HOME/rnnlens/ngrams/)")
@@ -145,8 +146,8 @@ def run(args: argparse.Namespace) -> int:
     log(f"n-gram orders {typed(list(options.orders))} from {ngram_dir}")
     ngrams = ngram_log_probs(corpus, models.text, list(options.orders), ngram_dir, show_progress(args))
     context = onion_text(first.vocab.decode(models.text.ids), ngrams, corpus.split_text("train"), options)
-    onions = [error_onion(name, predictions.log_probs, context, models.predictors[name].description)
-              for name, predictions in models.predictions.items()]
+    onions = [error_onion(name, predictions.log_probs, context, models.predictors[name].description,
+                          predictions.model, predictions.text) for name, predictions in models.predictions.items()]
     compared = scaling(*onions) if len(onions) == MAX_MODELS else None
     report(OnionReport(onions, context, models.text.source, compared, args.examples), args)
     log(f"took {clock}")

@@ -37,6 +37,11 @@ makes no error there. These add up to the small model's errors that the
 big one does not make; the big model's own new errors are not subtracted
 (the net change is the difference of the two error counts, which the
 printed table shows beside it).
+
+The result keeps each model's category of every position beside
+``onion.json`` (``saved``: int16, -1 where there is no error, the index of
+the slice that removed it, or the number of slices for unexplained), which
+``rnnlens explore --onion`` colours the text by.
 """
 
 from rnnlens.analyses.onion.breakdown import (BOOSTS, ORDERS, RARE, THRESHOLD, WINDOWS, Onion, OnionOptions,

@@ -11,7 +11,7 @@ and ``scaling`` compares two.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -28,6 +28,7 @@ WINDOWS = (100, 500, 1000, 5000)
 RARE = (0, 1, 2, 3, 4, 5)
 BOOSTS = (0.1, 0.2, 0.3, 0.4)
 ORDER = Range(2, integer=True)  # an order-1 model sees no context: not an n-gram oracle
+MOST_VALUES = 1000  # values of one oracle's parameter
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class OnionOptions:
                                       ("rare", self.rare, NONNEGATIVE_COUNT), ("boosts", self.boosts, OPEN_FRACTION)):
             if not values:
                 raise RnnlensError(f"no {name} given: each oracle needs at least one value", option=name)
+            if len(values) > MOST_VALUES:  # so that a category fits the saved int16 (saved.DTYPE)
+                raise RnnlensError(f"{len(values)} {name} given: at most {MOST_VALUES}", option=name)
             for value in values:
                 allowed.check(name, value)
         OPEN_FRACTION.check("threshold", self.threshold)
@@ -119,13 +122,16 @@ def peel(errors: np.ndarray, slices: Sequence[Slice]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Onion:
-    """One model's errors peeled: ``category`` ``(N-1,)`` as ``peel`` gives it, over ``slices`` (masks dropped)."""
+    """One model's errors peeled: ``category`` ``(N-1,)`` as ``peel`` gives it, over ``slices`` (masks dropped);
+    ``identity`` and ``text`` say which model and text (``Predictions.model``, ``Predictions.text``)."""
 
     model: str
     description: str
     slices: list[tuple[str, str]]  # (oracle, name) in peeling order
     category: np.ndarray
     p_true: np.ndarray
+    identity: dict = field(default_factory=dict)
+    text: dict = field(default_factory=dict)
 
     @property
     def chars(self) -> int:
@@ -146,23 +152,26 @@ class Onion:
         return np.where(self.category >= 0, groups[np.maximum(self.category, 0)], -1)
 
     def to_dict(self) -> dict:
+        """The issue's keys (``model`` ... ``unexplained``), then ``identity`` and ``text``."""
         removed, errors = self.removed, self.errors
         return {"model": self.model, "chars": self.chars, "errors": errors,
                 "error_rate": errors / self.chars if self.chars else 0.0,
                 "slices": [{"oracle": oracle, "name": name, "removed": count, "share": count / errors if errors else 0.0}
                            for (oracle, name), count in zip(self.slices, removed)],
-                "unexplained": removed[-1]}
+                "unexplained": removed[-1], "identity": self.identity, "text": self.text}
 
 
-def error_onion(model: str, log_probs: np.ndarray, context: OnionText, description: str = "") -> Onion:
+def error_onion(model: str, log_probs: np.ndarray, context: OnionText, description: str = "",
+                identity: dict | None = None, text: dict | None = None) -> Onion:
     """Peel the errors of a model whose ``log_probs`` ``(N-1,)`` (nats of each true next character) are over
-    ``context.text``."""
+    ``context.text``; ``identity`` and ``text`` (the predictions' model and text identities) are kept with it."""
     if len(log_probs) != len(context.text) - 1:
         raise RnnlensError(f"{model}: {len(log_probs)} predictions for a text of {len(context.text)} characters")
     p_true = np.exp(np.asarray(log_probs, dtype=np.float64))
     slices = oracle_slices(context, p_true)
     category = peel(p_true < context.options.threshold, slices)
-    return Onion(model, description, [(s.oracle, s.name) for s in slices], category, p_true)
+    return Onion(model, description, [(s.oracle, s.name) for s in slices], category, p_true, identity or {},
+                 text or {})
 
 
 def scaling(small: Onion, big: Onion) -> list[dict]:

@@ -14,7 +14,7 @@ import numpy as np
 
 from rnnlens.analyses.onion.breakdown import Onion, OnionText
 from rnnlens.analyses.onion.oracles import MEMORY, UNEXPLAINED
-from rnnlens.render.onion_page import Section, Stretch
+from rnnlens.render.onion_page import Category, Section, Stretch, slice_colours
 
 OVERVIEW = 1200
 BEFORE, AFTER = 80, 40
@@ -22,16 +22,23 @@ AROUND_EARLIER = 40
 EXAMPLES = 3
 
 
-def slice_labels(onion: Onion) -> list[str]:
-    """Each slice as "oracle: name", then "unexplained"."""
-    return [name if oracle == name else f"{oracle}: {name}" for oracle, name in onion.slices] + [UNEXPLAINED]
+def slice_labels(slices: list[tuple[str, str]]) -> list[str]:
+    """Each ``(oracle, name)`` slice as "oracle: name", then "unexplained"."""
+    return [name if oracle == name else f"{oracle}: {name}" for oracle, name in slices] + [UNEXPLAINED]
+
+
+def legend(slices: list[tuple[str, str]]) -> list[Category]:
+    """The label and colour of each category an error can have: the slices in order, then "unexplained"
+    (the pie, the examples page and the explorer all colour by this)."""
+    colours = slice_colours([oracle for oracle, _ in slices] + [UNEXPLAINED])
+    return [Category(label, colour) for label, colour in zip(slice_labels(slices), colours)]
 
 
 def stretch(onion: Onion, context: OnionText, start: int, end: int, caption: str = "",
             focus: tuple[int, ...] = (), earlier: range = range(0)) -> Stretch:
     """Characters ``[start, end)`` of the text, each error on its slice's colour; ``focus`` and ``earlier`` are
     absolute positions to outline and to underline."""
-    labels = slice_labels(onion)
+    labels = slice_labels(onion.slices)
     positions = np.arange(start, end)
     category = np.where(positions >= 1, onion.category[np.maximum(positions - 1, 0)], -1)
     titles = {t: f"p = {onion.p_true[start + t - 1]:.3f}: {labels[c]}"
@@ -73,7 +80,7 @@ def sections(onion: Onion, context: OnionText, examples: int = EXAMPLES) -> list
     errors, whole = onion.errors, overview(onion, context)
     result = [Section(f"{onion.model}: {len(whole.text):,} characters with every error coloured",
                       "hover over a coloured character for its probability and slice", [[whole]])]
-    for k, (label, count) in enumerate(zip(slice_labels(onion), onion.removed)):
+    for k, (label, count) in enumerate(zip(slice_labels(onion.slices), onion.removed)):
         positions = np.flatnonzero(onion.category == k)
         chosen = np.unique(positions[np.linspace(0, len(positions) - 1, examples).round().astype(int)]) \
             if len(positions) else []

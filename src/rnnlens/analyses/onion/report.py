@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from rnnlens.analyses.onion.breakdown import Onion, OnionText
-from rnnlens.analyses.onion.examples import EXAMPLES, sections, slice_labels
+from rnnlens.analyses.onion.examples import EXAMPLES, legend, sections
 from rnnlens.analyses.onion.oracles import ORACLES, UNEXPLAINED
+from rnnlens.analyses.onion.saved import category_files, write_categories
 from rnnlens.analyses.result import Result
 from rnnlens.render.figures import new_figure, save_figure
-from rnnlens.render.onion_page import Category, save_page, slice_colours
+from rnnlens.render.onion_page import save_page
 from rnnlens.store.atomic import write_csv
 
 LABEL_GAP = 0.14  # the least vertical distance between two oracle names of the pie, in ring radii
@@ -30,10 +31,13 @@ class OnionReport(Result):
     examples: int = EXAMPLES
 
     def to_dict(self) -> dict:
-        """One model: its onion's keys; two: ``{"models": [small, big], "scaling": [...]}``."""
+        """One model: its onion's keys; two: ``{"models": [small, big], "scaling": [...]}``. Each model's
+        ``categories`` names the file of its categories (``saved``)."""
+        models = [{**o.to_dict(), "categories": name}
+                  for o, name in zip(self.onions, category_files(len(self.onions)))]
         if self.scaling is None:
-            return self.onions[0].to_dict()
-        return {"models": [o.to_dict() for o in self.onions], "scaling": self.scaling}
+            return models[0]
+        return {"models": models, "scaling": self.scaling}
 
     def summary(self) -> str:
         tables = [onion_table(o, self.source, self.context.mode) for o in self.onions]
@@ -42,7 +46,7 @@ class OnionReport(Result):
         return "\n\n".join(tables)
 
     def write_files(self, out: Path) -> None:
-        """onion.csv, scaling.csv (two models), onion.png and .svg, onion.html."""
+        """onion.csv, scaling.csv (two models), onion.png and .svg, onion.html, the categories (``saved``)."""
         write_csv(out / "onion.csv", ["model", "oracle", "slice", "removed", "share"],
                   [[o.model, row["oracle"], row["name"], row["removed"], row["share"]]
                    for o in self.onions for row in rows(o)])
@@ -55,18 +59,16 @@ class OnionReport(Result):
         save_figure(figure, out / "onion.png")
         save_figure(figure, out / "onion.svg")
         self.write_page(out / "onion.html")
+        write_categories(out, [o.category for o in self.onions])
 
     def write_page(self, path: Path) -> None:
-        first = self.onions[0]
-        colours = slice_colours([oracle for oracle, _ in first.slices] + [UNEXPLAINED])
-        categories = [Category(label, colour) for label, colour in zip(slice_labels(first), colours)]
         options = self.context.options
         copies = "whole words" if options.whole_words else "any substring"
         intro = (f"Errors (true character below probability {options.threshold:g}) of "
                  f"{' and '.join(o.model for o in self.onions)} on {self.source}, each coloured by the first oracle "
                  f"that explains it, in this order: {', '.join(ORACLES)}. Words are {self.context.mode} words; a "
                  f"memory error's earlier copy is {copies}.")
-        save_page(path, f"Error onion: {self.source}", intro, categories,
+        save_page(path, f"Error onion: {self.source}", intro, legend(self.onions[0].slices),
                   [s for o in self.onions for s in sections(o, self.context, self.examples)])
 
     def plot(self):
@@ -133,7 +135,8 @@ def draw_pie(axes, onion: Onion) -> None:
     if onion.errors == 0:
         axes.text(0.5, 0.5, f"{onion.model}: no errors", ha="center", va="center", transform=axes.transAxes)
         return
-    colours = slice_colours([r["oracle"] for r in table])
+    categories = legend(onion.slices)
+    colours = [c.colour for c in categories]
     start = {"startangle": 90, "counterclock": False}
     wedges, _ = axes.pie([r["removed"] for r in table], colors=colours, radius=1.0, **start,
                          wedgeprops={"width": 0.3, "edgecolor": "white", "linewidth": 0.6})
@@ -144,8 +147,8 @@ def draw_pie(axes, onion: Onion) -> None:
     axes.set_xlim(-1.75, 1.75)
     axes.set_ylim(-1.45, 1.45)
     axes.set_aspect("equal")
-    legend = [f"{label}: {r['removed']:,} ({r['share']:.1%})" for label, r in zip(slice_labels(onion), table)]
-    axes.legend(wedges, legend, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7.5, frameon=False)
+    entries = [f"{c.label}: {r['removed']:,} ({r['share']:.1%})" for c, r in zip(categories, table)]
+    axes.legend(wedges, entries, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7.5, frameon=False)
     axes.set_title(f"{onion.model}: {onion.errors:,} errors in {onion.chars:,} characters "
                    f"({onion.errors / onion.chars:.1%})", fontsize=10)
 
