@@ -11,8 +11,8 @@ import argparse
 
 from rnnlens.analyses.char_advantage import TOP, char_advantage
 from rnnlens.checks import COUNT
-from rnnlens.commands.analysis import report
-from rnnlens.commands.common import Stopwatch, add_reporting, check_out, log
+from rnnlens.commands.analysis import add_result_options, report
+from rnnlens.commands.common import Stopwatch, check_out
 from rnnlens.commands.models import add_models_and_text, models_from_args
 from rnnlens.errors import RnnlensError
 
@@ -25,10 +25,7 @@ def register(subparsers) -> None:
                         help=f"how many characters to show each way (default: {TOP})")
     parser.add_argument("--min-count", type=COUNT.argparse_type(), default=1,
                         help="show only characters that occur at least this often as targets (default: 1, all)")
-    parser.add_argument("--out", required=True, metavar="OUT_DIR",
-                        help="where to write advantage.json, advantage.csv, advantage.png, advantage.svg (a new or "
-                             "empty directory, or an earlier result)")
-    add_reporting(parser)
+    add_result_options(parser, "advantage.json, advantage.csv, advantage.png, advantage.svg")
     parser.set_defaults(run=run)
 
 
@@ -39,7 +36,6 @@ def run(args: argparse.Namespace) -> int:
     check_out(args.out, "result")
     models = models_from_args(args)
     vocab = next(iter(models.predictors.values())).vocab
-    report(char_advantage(models.predictions, models.text, vocab, top=args.top, min_count=args.min_count), args)
-    if not args.quiet:
-        log(f"took {clock}")
+    result = char_advantage(models.predictions, models.text, vocab, top=args.top, min_count=args.min_count)
+    report(result, args, clock)
     return 0

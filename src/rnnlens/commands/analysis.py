@@ -1,4 +1,5 @@
-"""What the trace analyses (``cells``, ``saturation``) share: their options and the trace they read."""
+"""What the analysis commands share: ``--out`` and the reporting options, the report; for the trace analyses
+(``cells``, ``saturation``) their options and the trace they read."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ import argparse
 import json
 
 from rnnlens.analyses.result import Result
-from rnnlens.commands.common import (add_model_and_text, add_reporting, check_out, log,
-                                     show_progress)
+from rnnlens.commands.common import Stopwatch, add_model_and_text, add_reporting, check_out, log, show_progress
 from rnnlens.models.trace import Trace
 from rnnlens.store.traces import KeyChoice, get_trace
 
@@ -18,6 +18,11 @@ def add_trace_analysis_options(parser: argparse.ArgumentParser, writes: str) -> 
     parser.add_argument("--trace", metavar="TRACE_DIR",
                         help="keep the trace here and reuse it next time (rewritten if incomplete or of "
                              "other weights or text)")
+    add_result_options(parser, writes)
+
+
+def add_result_options(parser: argparse.ArgumentParser, writes: str) -> None:
+    """``--out`` (described by the files it gets, ``writes``), ``--quiet`` and ``--json``."""
     parser.add_argument("--out", required=True, metavar="OUT_DIR",
                         help=f"where to write {writes} (a new or empty directory, or an earlier result)")
     add_reporting(parser)
@@ -32,8 +37,11 @@ def trace_from_args(args: argparse.Namespace, keys: KeyChoice) -> Trace:
                      progress=show_progress(args), log=log)
 
 
-def report(result: Result, args: argparse.Namespace) -> None:
-    """Save the result into ``--out`` and print it (``--json``: the saved JSON's keys)."""
+def report(result: Result, args: argparse.Namespace, clock: Stopwatch | None = None) -> None:
+    """Save the result into ``--out`` and print it (``--json``: the saved JSON's keys); unless ``--quiet``, say
+    the time taken since ``clock``."""
     paths = result.save(args.out)
     print(json.dumps(result.to_dict()) if args.json else result.summary())
     log(f"wrote {', '.join(str(p) for p in paths)}")
+    if clock is not None and not args.quiet:
+        log(f"took {clock}")

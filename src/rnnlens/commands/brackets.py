@@ -14,8 +14,8 @@ import argparse
 
 from rnnlens.analyses.bracket_distance import BIN, PAIRS, bracket_distance, check_buckets
 from rnnlens.checks import COUNT
-from rnnlens.commands.analysis import report
-from rnnlens.commands.common import Stopwatch, add_reporting, check_out, log
+from rnnlens.commands.analysis import add_result_options, report
+from rnnlens.commands.common import Stopwatch, check_out
 from rnnlens.commands.models import add_models_and_text, models_from_args
 
 
@@ -23,9 +23,6 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("brackets", help="mean probability of closing brackets by distance to the "
                                    "opening one (Figure 5 left)", description=__doc__)
     add_models_and_text(parser, "run directories of the models (the first is A, the others are compared with it)")
-    parser.add_argument("--out", required=True, metavar="OUT_DIR",
-                        help="where to write brackets.json, brackets.csv, brackets.png and brackets.svg (a new or "
-                             "empty directory, or an earlier result)")
     parser.add_argument("--pair", choices=list(PAIRS), default="{}",
                         help="the characters to match: {} () [] nest, \" alternates (default: {})")
     parser.add_argument("--bin", type=COUNT.argparse_type(), default=BIN,
@@ -36,7 +33,7 @@ def register(subparsers) -> None:
     parser.add_argument("--skip-code-literals", action="store_true",
                         help="ignore brackets inside C comments and string or character literals (for \": the pairs "
                              "are the C string literals)")
-    add_reporting(parser)
+    add_result_options(parser, "brackets.json, brackets.csv, brackets.png and brackets.svg")
     parser.set_defaults(run=run)
 
 
@@ -48,7 +45,5 @@ def run(args: argparse.Namespace) -> int:
     chars = next(iter(models.predictors.values())).vocab.decode(models.text.ids)
     result = bracket_distance(models.predictions, chars, args.pair, args.bin, args.max_distance,
                               args.skip_code_literals)
-    report(result, args)
-    if not args.quiet:
-        log(f"took {clock}")
+    report(result, args, clock)
     return 0

@@ -53,6 +53,5 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise RnnlensError(f"unknown feature(s) {', '.join(unknown)}; known: {', '.join(FEATURES)}")
     trace = trace_from_args(args, lambda keys, gates: {"prob"} | quantity_keys(keys, args.quantity))
-    report(find_interpretable_cells(trace, features=args.features, quantity=args.quantity, window=args.window), args)
-    log(f"took {clock}")
+    report(find_interpretable_cells(trace, features=args.features, quantity=args.quantity, window=args.window), args, clock)
     return 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from rnnlens.analyses.model_comparison import BUDGET_FACTOR, compare_models
-from rnnlens.commands.analysis import report
-from rnnlens.commands.common import Stopwatch, add_reporting, check_out, log
+from rnnlens.commands.analysis import add_result_options, report
+from rnnlens.commands.common import Stopwatch, check_out, log
 from rnnlens.commands.models import add_models_and_text, models_from_args
 from rnnlens.models.predictor import model_facts
 from rnnlens.models.registry import kind
@@ -17,10 +17,7 @@ def register(subparsers) -> None:
                                    description=__doc__ + f" Columns group parameter budgets within {BUDGET_FACTOR}x.")
     add_models_and_text(parser, "run directories of the models (one corpus)", at_least=2)
     parser.add_argument("--seed", type=int, default=0, help="random seed of the t-SNE map (default: 0)")
-    parser.add_argument("--out", required=True, metavar="OUT_DIR",
-                        help="where to write compare.json, compare.csv, agreement.csv, losses.png, agreement.png "
-                             "and tsne.png (a new or empty directory, or an earlier result)")
-    add_reporting(parser)
+    add_result_options(parser, "compare.json, compare.csv, agreement.csv, losses.png, agreement.png and tsne.png")
     parser.set_defaults(run=run)
 
 
@@ -33,7 +30,5 @@ def run(args: argparse.Namespace) -> int:
     result = compare_models(models.predictions, facts, dataset, seed=args.seed)
     if result.tsne_note:
         log(result.tsne_note)
-    report(result, args)
-    if not args.quiet:
-        log(f"took {clock}")
+    report(result, args, clock)
     return 0

@@ -14,8 +14,8 @@ from typing import Iterator
 
 from rnnlens.analyses.training_dynamics import training_dynamics
 from rnnlens.checks import Range
-from rnnlens.commands.analysis import report
-from rnnlens.commands.common import (Stopwatch, add_device, add_reporting, add_text_source, check_out, log,
+from rnnlens.commands.analysis import add_result_options, report
+from rnnlens.commands.common import (Stopwatch, add_device, add_text_source, check_out, log,
                                      text_from_args)
 from rnnlens.commands.models import check_same_corpus, model_names
 from rnnlens.data.texts import Text
@@ -41,10 +41,7 @@ def register(subparsers) -> None:
     parser.add_argument("--limit", type=TEXT_CHARS.argparse_type(), default=LIMIT, metavar="CHARS",
                         help=f"use only the first CHARS characters of the text (default: {LIMIT:,})")
     add_device(parser)
-    parser.add_argument("--out", required=True, metavar="OUT_DIR",
-                        help="where to write dynamics.json, dynamics.csv, dynamics.png, dynamics.svg (a new or "
-                             "empty directory, or an earlier result)")
-    add_reporting(parser)
+    add_result_options(parser, "dynamics.json, dynamics.csv, dynamics.png, dynamics.svg")
     parser.set_defaults(run=run)
 
 
@@ -96,6 +93,5 @@ def run(args: argparse.Namespace) -> int:
     contexts = {name: context_length(p) for name, p in references.items()}
     result = training_dynamics(snapshot_predictions(args.run_dir, kept, text, args.device), against, contexts,
                                run=os.path.basename(os.path.normpath(args.run_dir)))
-    report(result, args)
-    log(f"took {clock}")
+    report(result, args, clock)
     return 0

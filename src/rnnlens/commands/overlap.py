@@ -11,8 +11,8 @@ import argparse
 
 from rnnlens.analyses.error_overlap import THRESHOLD, error_overlap
 from rnnlens.checks import OPEN_FRACTION
-from rnnlens.commands.analysis import report
-from rnnlens.commands.common import Stopwatch, add_reporting, check_out, log
+from rnnlens.commands.analysis import add_result_options, report
+from rnnlens.commands.common import Stopwatch, check_out
 from rnnlens.commands.models import add_models_and_text, models_from_args
 
 
@@ -22,10 +22,7 @@ def register(subparsers) -> None:
     add_models_and_text(parser, "run directories of two or more models of one corpus", at_least=2)
     parser.add_argument("--threshold", type=OPEN_FRACTION.argparse_type(), default=THRESHOLD,
                         help=f"a model errs where it gives the true character less than this (default: {THRESHOLD})")
-    parser.add_argument("--out", required=True, metavar="OUT_DIR",
-                        help="where to write overlap.json, overlap.csv, overlap.png, overlap.svg (a new or empty "
-                             "directory, or an earlier result)")
-    add_reporting(parser)
+    add_result_options(parser, "overlap.json, overlap.csv, overlap.png, overlap.svg")
     parser.set_defaults(run=run)
 
 
@@ -33,7 +30,5 @@ def run(args: argparse.Namespace) -> int:
     clock = Stopwatch()
     check_out(args.out, "result")
     models = models_from_args(args)
-    report(error_overlap(models.predictions, threshold=args.threshold), args)
-    if not args.quiet:
-        log(f"took {clock}")
+    report(error_overlap(models.predictions, threshold=args.threshold), args, clock)
     return 0

@@ -7,7 +7,7 @@ import argparse
 from rnnlens.analyses.gate_saturation import HIGH, LOW, gate_saturation
 from rnnlens.checks import FRACTION
 from rnnlens.commands.analysis import add_trace_analysis_options, report, trace_from_args
-from rnnlens.commands.common import Stopwatch, log
+from rnnlens.commands.common import Stopwatch
 from rnnlens.errors import RnnlensError
 from rnnlens.models.trace import gate_keys
 
@@ -28,6 +28,5 @@ def run(args: argparse.Namespace) -> int:
     if args.low >= args.high:  # before any trace is computed
         raise RnnlensError(f"--low {args.low} must be below --high {args.high}")
     trace = trace_from_args(args, lambda keys, gates: {"prob"} | set(gate_keys(keys, gates)))
-    report(gate_saturation(trace, low=args.low, high=args.high), args)
-    log(f"took {clock}")
+    report(gate_saturation(trace, low=args.low, high=args.high), args, clock)
     return 0
