@@ -1,5 +1,6 @@
 """The explorer: LSTMVis's select-and-match rule on hand-made states, and the API on a tiny trained LSTM and an
-n-gram model (windows equal the trace, bounds hold, bad input is a 4xx with a JSON error, fuzzing finds no 5xx)."""
+n-gram model (windows equal the trace and the onion's saved categories, bounds hold, bad input is a 4xx with a
+JSON error, fuzzing finds no 5xx)."""
 
 import json
 import random
@@ -20,8 +21,9 @@ from rnnlens.errors import RnnlensError
 from rnnlens.explorer import matching
 from rnnlens.explorer.app import LIMITS, create_app
 from rnnlens.explorer.matching import Rule, match, select
-from rnnlens.explorer.sources import TRACES, attach_cells, check_same_text, load_model
+from rnnlens.explorer.sources import TRACES, attach_cells, attach_onions, check_same_text, load_model
 from rnnlens.models.registry import load_predictor
+from rnnlens.render.onion_page import GROUP_COLOURS
 from rnnlens.store.traces import open_trace
 
 
@@ -170,7 +172,12 @@ def models(tmp_path_factory):
 
     lstm = load_model(run, "lstm", test_split_of)
     trigram = load_model(ngram, "trigram", test_split_of)
-    return {"base": base, "run": run, "ngram": ngram, "lstm": lstm, "trigram": trigram, "text_of": test_split_of}
+    onion = base / "onion"
+    assert main(["onion", str(run), "--out", str(onion), "--orders", "2", "3", "--ngram-dir", str(base / "ngrams"),
+                 "--quiet"]) == 0
+    attach_onions([lstm, trigram], [str(onion)])
+    return {"base": base, "run": run, "ngram": ngram, "lstm": lstm, "trigram": trigram, "text_of": test_split_of,
+            "onion": onion}
 
 
 @pytest.fixture(scope="module")
@@ -275,6 +282,44 @@ def test_the_cells_table_is_computed_on_demand_or_read_from_a_cells_result(clien
         attach_cells([models["trigram"]], [str(out)])
 
 
+def test_the_onion_window_is_the_saved_categories_and_the_legend_the_onions_colours(client, models):
+    saved = np.load(models["onion"] / "categories.npy")
+    result = json.loads((models["onion"] / "onion.json").read_text())
+    status, body = get(client, "/api/onion", model=0, start=100, length=300)
+    assert status == 200 and (body["start"], body["end"]) == (100, 400) and body["category"] == saved[100:400].tolist()
+    assert 0 < sum(k >= 0 for k in body["category"]) < 300  # errors and correct characters both in the window
+    _, tail = get(client, "/api/onion", start=len(saved) - 5, length=100)
+    assert tail["end"] == len(saved) and tail["category"] == saved[-5:].tolist()
+    _, info = get(client, "/api/info")
+    lstm, trigram = info["models"]
+    onion = lstm["onion"]
+    assert onion["source"] == str(models["onion"]) and onion["errors"] == result["errors"] and trigram["onion"] is None
+    labels = [f"{s['oracle']}: {s['name']}" if s["oracle"] != s["name"] else s["name"] for s in result["slices"]]
+    assert [c["label"] for c in onion["legend"]] == labels + ["unexplained"]
+    first = {}  # each oracle's first slice has its group's full colour, in peeling order
+    for c, oracle in zip(onion["legend"], [s["oracle"] for s in result["slices"]] + ["unexplained"]):
+        first.setdefault(oracle, c["colour"])
+    assert list(first.values()) == list(GROUP_COLOURS[:len(first)])
+    assert {c["ink"] for c in onion["legend"]} <= {"#000000", "#ffffff"}
+
+
+def test_an_onion_of_another_model_or_text_is_refused_with_one_line(models, capsys):
+    onion = str(models["onion"])
+    with pytest.raises(RnnlensError, match="of a model not explored here"):
+        attach_onions([load_model(models["ngram"], "trigram", models["text_of"])], [onion])
+    val = load_model(models["run"], "val", lambda p: text_for(p.vocab, p.corpus_spec, split="val"))
+    with pytest.raises(RnnlensError, match="not over the text explored"):
+        attach_onions([val], [onion])
+    with pytest.raises(RnnlensError, match="already has the onion"):
+        attach_onions([load_model(models["run"], "lstm", models["text_of"])], [onion, onion])
+    assert main(["explore", str(models["ngram"]), "--onion", str(models["base"]), "--port", "0", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "no onion.json" in err and "predictions only" not in err  # refused before any model is read
+    assert main(["explore", str(models["ngram"]), "--onion", onion, "--port", "0", "--quiet"]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith("rnnlens explore: error: ") and "not explored here" in errors[0]
+
+
 def test_models_over_different_texts_are_refused(models):
     other = load_model(models["run"], "val", lambda p: text_for(p.vocab, p.corpus_spec, split="val"))
     with pytest.raises(RnnlensError, match="another text"):
@@ -310,6 +355,9 @@ BAD = [  # path, parameters, the parameter named
     ("/api/predictions", {"length": str(LIMITS["predictions"] + 1)}, "length"),
     ("/api/predictions", {"k": "0"}, "k"),
     ("/api/histogram", {"bins": "1"}, "bins"),
+    ("/api/onion", {"model": "1"}, "model"),  # the trigram has no onion
+    ("/api/onion", {"length": str(LIMITS["window"] + 1)}, "length"),
+    ("/api/onion", {"start": "-1"}, "start"),
 ]
 
 
@@ -343,7 +391,7 @@ VALUES = st.one_of(st.integers(-10**13, 10**13).map(str), st.floats(allow_nan=Tr
                    st.text(max_size=30))
 NAMES = ["model", "start", "length", "end", "layer", "layers", "quantity", "units", "threshold", "sign", "left",
          "right", "min_length", "exclude_start", "exclude_end", "limit", "k", "bins"]
-PATHS = ["info", "text", "states", "histogram", "select", "match", "predictions", "cells"]
+PATHS = ["info", "text", "states", "histogram", "select", "match", "predictions", "cells", "onion"]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -3,10 +3,11 @@
 The model with a quote cell is really trained, not a constructed trace: a 16-unit LSTM, 10 epochs on 40K
 characters whose words inside double quotes come from other letters than those outside
 (``test_explorer_api.train_quote_model``, 2-5 s), beside a trigram model of the same text. Its quote cells are
-found by rnnlens's own cells ranking (AUC 0.95-0.995 for four of its units). Set RNNLENS_SCREENSHOTS=DIR to
-keep a screenshot of each view.
+found by rnnlens's own cells ranking (AUC 0.95-0.995 for four of its units); the LSTM's onion (orders 2-3) is
+given with --onion. Set RNNLENS_SCREENSHOTS=DIR to keep a screenshot of each view.
 """
 
+import json
 import math
 import os
 import select
@@ -18,10 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_rgb
 
 from rnnlens.analyses.interpretable_cells import find_interpretable_cells
+from rnnlens.cli import main
 from rnnlens.data.features import compute_features
 from rnnlens.models.registry import load_predictor
+from rnnlens.render.onion_page import slice_colours
 from rnnlens.store.traces import open_trace
 from test_explorer_api import first_quoted_word, train_quote_model
 
@@ -62,12 +66,16 @@ def url_from(process: subprocess.Popen, seconds: float = 120) -> str:
 def served(tmp_path_factory):
     base = tmp_path_factory.mktemp("browser")
     run, ngram = train_quote_model(base)
+    onion = base / "onion"
+    assert main(["onion", str(run), "--out", str(onion), "--orders", "2", "3", "--ngram-dir", str(base / "ngrams"),
+                 "--quiet"]) == 0
     process = subprocess.Popen([sys.executable, "-m", "rnnlens", "explore", str(run), str(ngram), "--split", "test",
-                                "--port", "0", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "--onion", str(onion), "--port", "0", "--quiet"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
     try:
         url = url_from(process)
         trace = open_trace(next((run / "traces").iterdir()))
-        yield {"url": url, "run": run, "ngram": ngram, "trace": trace}
+        yield {"url": url, "run": run, "ngram": ngram, "trace": trace, "onion": onion}
     finally:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)
@@ -190,3 +198,34 @@ def test_predictions_of_both_models_side_by_side_and_their_difference_along_the_
         difference = round(float(p_lstm[p]), 5) - round(float(p_trigram[p]), 5)
         assert close(shown_colour(css), expected_colour(difference)), (p, css, difference)
     shot(page, "6-difference-of-two-models")
+
+
+def test_the_onion_colours_each_error_by_its_category_as_the_onions_pie_does(page, served):
+    result = json.loads((served["onion"] / "onion.json").read_text())
+    category = np.load(served["onion"] / result["categories"])  # row i: the prediction of character i + 1
+    colours = slice_colours([s["oracle"] for s in result["slices"]] + ["unexplained"])  # the pie's colours
+    page.select_option("#colour-by", "onion")
+    settle(page)
+    swatches = page.locator("#legend .swatch")
+    assert swatches.count() == len(result["slices"]) + 1 and swatches.last.text_content() == "unexplained"
+    assert shown_colour(swatches.first.evaluate("s => getComputedStyle(s).backgroundColor")) == rgb(colours[0])
+    shown = category[:2999]  # characters 1..2999: on the first two pages
+    chosen = [1 + int(np.flatnonzero(shown == k)[0]) for k in np.unique(shown[shown >= 0])]
+    assert len(chosen) >= 3, np.unique(shown)  # errors of several categories on screen
+    for pos in chosen + [1 + int(np.flatnonzero(shown == -1)[0])]:
+        span = page.locator(f'#text span[data-p="{pos}"]')
+        css = span.evaluate("s => getComputedStyle(s).backgroundColor")
+        k = int(category[pos - 1])
+        if k < 0:
+            assert css == "rgba(0, 0, 0, 0)", (pos, css)  # no error: plain
+        else:
+            assert shown_colour(css) == rgb(colours[k]), (pos, k, css)
+            assert span.get_attribute("title") == swatches.nth(k).text_content()
+    shot(page, "7-onion-categories")
+    page.select_option("#model", "1")  # the trigram has no onion: nothing to colour by
+    settle(page)
+    assert page.locator('#colour-by option[value="onion"]').is_disabled()
+
+
+def rgb(colour: str) -> tuple[int, ...]:
+    return tuple(round(255 * x) for x in to_rgb(colour))

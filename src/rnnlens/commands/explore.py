@@ -4,7 +4,9 @@ Each PATH is a trace directory or a run directory (a network is traced over
 the text on first use and the trace kept in ``RUN/traces/``; an n-gram or
 n-NN model shows its predictions only). With two models, both models'
 predictions are shown side by side and their difference in p(true) is
-coloured along the text. The server listens on loopback unless ``--host``
+coloured along the text. With ``--onion`` (a result of ``rnnlens onion`` of a
+model explored here, over the same text) that model's errors can be coloured by
+the oracle that explains each. The server listens on loopback unless ``--host``
 says otherwise; ``--port 0`` picks a free port. It prints the URL to open.
 """
 
@@ -12,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 
+from rnnlens.analyses.onion.saved import read_onion
 from rnnlens.checks import Range
 from rnnlens.commands.common import Stopwatch, add_model_options, add_reporting, add_text_source, log, show_progress, \
     text_from_args
 from rnnlens.commands.models import model_names
 from rnnlens.errors import RnnlensError
 from rnnlens.explorer.app import LOOPBACK, bind, create_app, serve, url_of
-from rnnlens.explorer.sources import attach_cells, check_same_text, load_model
+from rnnlens.explorer.sources import attach_cells, attach_onions, check_same_text, load_model
 from rnnlens.store.traces import is_trace_directory
 
 PORT = Range(0, 65535, integer=True)
@@ -35,6 +38,9 @@ def register(subparsers) -> None:
     parser.add_argument("--cells", action="append", default=[], metavar="CELLS_DIR",
                         help="a result of rnnlens cells for one of the models (repeatable; without it the "
                              "table is computed on the first 50,000 positions when first shown)")
+    parser.add_argument("--onion", action="append", default=[], metavar="ONION_DIR",
+                        help="a result of rnnlens onion of one (or both) of the models over this text: colour its "
+                             "errors by onion category (repeatable)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: this machine only, 127.0.0.1)")
     parser.add_argument("--port", type=PORT.argparse_type(), default=0,
@@ -57,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     if (args.split or args.text) and all(is_trace_directory(path) for path in args.paths):
         raise RnnlensError("every PATH is a trace directory, which holds its own text; --split and --text apply to "
                            "run directories")
+    for directory in args.onion:
+        read_onion(directory)  # a missing or damaged result is refused before any model is traced
     sock = bind(args.host, args.port)  # before any work: a busy port fails at once
 
     def text_of(predictor):
@@ -66,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
                          progress=show_progress(args), log=log) for path, name in zip(args.paths, names)]
     check_same_text(models)
     attach_cells(models, args.cells)
+    attach_onions(models, args.onion)
     app = create_app(models, host=args.host)
     warning = host_warning(args.host)
     if warning:

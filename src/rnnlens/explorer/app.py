@@ -15,6 +15,7 @@ Rows are positions: row ``t`` is the state after reading ``text[t]``.
 ``GET /api/match?model&quantity&units&threshold&sign&left&right&min_length&exclude_start&exclude_end&limit``
 ``GET /api/predictions?model&start&length&k``                 p(true) and the top k next characters
 ``GET /api/cells?model``                                      the discovered-cells table
+``GET /api/onion?model&start&length``                         onion categories of a window (``--onion``)
 """
 
 from __future__ import annotations
@@ -192,6 +193,15 @@ class Explorer:
                              for row, prow in zip(best, p)]
         return result
 
+    def onion(self, q: Query) -> dict:
+        """Rows ``[start, end)`` of the model's onion categories: entry ``t`` is the prediction of character
+        ``start + t + 1``, -1 where it was no error, else an index into the model's ``onion.legend`` (info)."""
+        model = self.model(q)
+        if model.onion is None:
+            raise BadRequest(f"{model.name} has no onion result: give one with --onion", "model")
+        start, end = self.window(q, LIMITS["window"])
+        return {"start": start, "end": end, "category": np.asarray(model.onion.category[start:end]).tolist()}
+
     def cells(self, q: Query) -> dict:
         model = self.model(q, traced=True)
         result = discovered_cells(model)
@@ -237,7 +247,7 @@ def create_app(models: list[ExploredModel], host: str = "127.0.0.1") -> Starlett
     explorer = Explorer(models)
     api = {"info": explorer.info, "text": explorer.text_window, "states": explorer.states,
            "histogram": explorer.histogram, "select": explorer.select, "match": explorer.match,
-           "predictions": explorer.predictions, "cells": explorer.cells}
+           "predictions": explorer.predictions, "cells": explorer.cells, "onion": explorer.onion}
     routes = [Route("/", index)] + [Route(f"/api/{name}", _endpoint(handler)) for name, handler in api.items()]
     routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
     app = Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(host))],

@@ -1,4 +1,5 @@
-"""What the explorer shows of each model: its trace if it has one, its predictions, its discovered cells.
+"""What the explorer shows of each model: its trace if it has one, its predictions, its discovered cells, the
+onion categories of its errors.
 
 A PATH on the command line is a trace directory (opened memory-mapped) or a
 run directory: a network's trace of the text is then kept in
@@ -20,11 +21,14 @@ from typing import Callable
 import numpy as np
 
 from rnnlens.analyses.interpretable_cells import default_quantity, find_interpretable_cells, quantity_keys
+from rnnlens.analyses.onion.examples import legend
+from rnnlens.analyses.onion.saved import read_onion
 from rnnlens.data.texts import Text
 from rnnlens.errors import RnnlensError
 from rnnlens.models import registry
 from rnnlens.models.predictor import Predictor
 from rnnlens.models.trace import Trace, layer_key
+from rnnlens.render.onion_page import ink
 from rnnlens.store import atomic
 from rnnlens.store.predictions import predictions_for
 from rnnlens.store.traces import ensure_trace, is_trace_directory, open_trace
@@ -44,6 +48,20 @@ class TanhView:
         return np.tanh(np.asarray(self.array[index], dtype=np.float32))
 
 
+@dataclass(frozen=True)
+class OnionOverlay:
+    """A model's errors by onion category: ``category`` ``(T,)`` int16 as ``rnnlens onion`` saved it (row ``t``:
+    the prediction of character ``t + 1``; -1 no error, ``k`` the ``k``-th of ``legend``), memory-mapped."""
+
+    source: str
+    legend: list[dict]  # {"label", "colour", "ink"} per category: the slices, then unexplained
+    category: np.ndarray
+    errors: int
+
+    def summary(self) -> dict:
+        return {"source": self.source, "legend": self.legend, "errors": self.errors}
+
+
 @dataclass
 class ExploredModel:
     """One model as the explorer shows it.
@@ -52,7 +70,8 @@ class ExploredModel:
     ``(T, V)`` (or None) every character's probability, columns labelled by
     ``chars``; ``trace`` None for a model without internals; ``cells`` the
     discovered-cells result (``cells.json``'s content) once read or computed;
-    ``notes`` say what is missing and why.
+    ``notes`` say what is missing and why; ``text_identity`` the text's
+    (``Text.identity``); ``onion`` its errors' categories, given with ``--onion``.
     """
 
     name: str
@@ -65,6 +84,8 @@ class ExploredModel:
     chars: str | None = None
     cells: dict | None = None
     notes: list[str] = field(default_factory=list)
+    text_identity: dict = field(default_factory=dict)
+    onion: OnionOverlay | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def quantities(self) -> dict[int, list[str]]:
@@ -98,7 +119,7 @@ class ExploredModel:
                 "gates": self.trace.gates() if self.trace is not None else [],
                 "topk": self.distributions is not None and self.chars is not None,
                 "cells_source": self.cells["source"] if self.cells is not None else None,
-                "notes": self.notes}
+                "onion": self.onion.summary() if self.onion is not None else None, "notes": self.notes}
 
 
 def _predictor_of_trace(trace: Trace, notes: list[str]) -> Predictor | None:
@@ -132,7 +153,7 @@ def from_trace(trace: Trace, name: str, predictor: Predictor | None = None,
         distributions = predictions_for(predictor, text, distributions=True).distributions
     return ExploredModel(name, trace.info.get("model_description", name), trace.info.get("model", {}), trace.text,
                          trace["prob"], trace, distributions, predictor.vocab.chars if predictor else None,
-                         notes=notes)
+                         notes=notes, text_identity=trace.info.get("text", {}))
 
 
 def from_predictions(predictor: Predictor, text: Text, name: str) -> ExploredModel:
@@ -140,7 +161,8 @@ def from_predictions(predictor: Predictor, text: Text, name: str) -> ExploredMod
     predictions = predictions_for(predictor, text, distributions=True)
     return ExploredModel(name, predictor.description, predictor.identity, predictor.vocab.decode(text.ids),
                          np.exp(predictions.log_probs), None, predictions.distributions,
-                         predictor.vocab.chars, notes=["no internal states to show: predictions only"])
+                         predictor.vocab.chars, notes=["no internal states to show: predictions only"],
+                         text_identity=text.identity())
 
 
 def load_model(path: str | os.PathLike, name: str, text_of: Callable[[Predictor], Text], weights: str = "best",
@@ -189,6 +211,33 @@ def attach_cells(models: list[ExploredModel], cells_dirs: list[str]) -> None:
             raise RnnlensError(f"{directory}: its cells are of another model or text than the ones explored; give "
                                "the cells of a model over this text")
         owner.cells = {**result, "source": f"read from {directory}"}
+
+
+def attach_onions(models: list[ExploredModel], onion_dirs: list[str]) -> None:
+    """Give each model of an ``rnnlens onion`` result directory that is explored here its categories: the same
+    model (identity: kind, run directory, weights and their sha256) over the same text (sha256 of its ids).
+    A directory none of whose models is explored, or whose model is explored over another text, is refused."""
+    for directory in onion_dirs:
+        attached = 0
+        for saved in read_onion(directory):
+            model = next((m for m in models if m.identity == saved.entry["identity"]), None)
+            if model is None:
+                continue
+            text = saved.entry["text"]
+            if text.get("ids_sha256") != model.text_identity.get("ids_sha256"):
+                raise RnnlensError(f"{directory}: the onion of {model.name} is over {text.get('source')} "
+                                   f"({text.get('chars', 0):,} characters), not over the text explored "
+                                   f"({model.text_identity.get('source')}): run rnnlens onion over the same text")
+            if model.onion is not None:
+                raise RnnlensError(f"{directory}: {model.name} already has the onion of {model.onion.source}; give "
+                                   "one onion result per model")
+            model.onion = OnionOverlay(str(directory), [{"label": c.label, "colour": c.colour, "ink": ink(c.colour)}
+                                                        for c in legend(saved.slices)],
+                                       saved.category, int(saved.entry["errors"]))
+            attached += 1
+        if not attached:
+            raise RnnlensError(f"{directory}: its onion is of a model not explored here (another run directory or "
+                               "weights): give the onion of one of the models explored")
 
 
 def discovered_cells(model: ExploredModel) -> dict:

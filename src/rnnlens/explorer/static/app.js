@@ -93,6 +93,11 @@ async function loadPage(start) {
     for (const i of predictionModels()) {
       jobs.push(api("predictions", { model: i, start, length: rows, k: 5 }).then((r) => page.preds.set(i, r)));
     }
+    if (state.colourBy === "onion" && model().onion) {
+      // character pos is predicted at row pos - 1: the rows from just before the page
+      jobs.push(api("onion", { model: state.model, start: Math.max(0, start - 1), length })
+        .then((r) => { page.onion = r; }));
+    }
   }
   await Promise.all(jobs);
   return page;
@@ -104,7 +109,17 @@ function valueOf(page, unit, pos) {
   return s.values[s.units.indexOf(unit.unit)][pos - page.start];
 }
 
+function onionCategory(page, pos) {
+  // the onion category of the character at pos (-1: no error, or no onion loaded)
+  const r = page.onion, row = pos - 1;
+  return r && row >= r.start && row < r.end ? r.category[row - r.start] : -1;
+}
+
 function background(page, pos) {
+  if (state.colourBy === "onion") {
+    const k = onionCategory(page, pos);
+    return k >= 0 ? model().onion.legend[k].colour : "";
+  }
   const a = page.preds.get(state.model);
   if (state.colourBy === "ptrue") return a ? sequential(a.p_true[pos - page.start]) : "";
   if (state.colourBy === "diff") {
@@ -141,6 +156,13 @@ function renderPage(page) {
     span.textContent = c === "\n" ? "\u21b5" : c === "\t" ? "\u21e5" : c;
     if (c === "\n" || c === "\t") span.className = "mark";
     span.style.background = background(page, pos);
+    const k = state.colourBy === "onion" ? onionCategory(page, pos) : -1;
+    if (k >= 0) {
+      const category = model().onion.legend[k];
+      span.style.color = category.ink;
+      span.dataset.category = k;
+      span.title = category.label;
+    }
     line.appendChild(span);
     page.spans.push(span);
     count++;
@@ -309,8 +331,27 @@ function renderLegend() {
     diff: names.length > 1
       ? `Background: p(true) of ${names[0]} minus that of ${names[1]}: blue where ${names[0]} did better, red where ${names[1]} did.`
       : "Choose a model to compare with.",
+    onion: `Background: each character ${names[0]} got wrong (p(true) below 0.5 at the step before), by the first ` +
+      `oracle of its onion (${model().onion ? model().onion.source : ""}) that explains it; plain: no error.`,
   }[state.colourBy];
   $("legend").textContent = `${legend} Outlined: the brush; yellow: matches; green: the match jumped to.`;
+  if (state.colourBy === "onion" && model().onion) $("legend").appendChild(onionSwatches(model().onion));
+}
+
+function onionSwatches(onion) {
+  // the onion's categories in its pie's colours, in peeling order
+  const box = document.createElement("div");
+  box.className = "swatches";
+  onion.legend.forEach((c, k) => {
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.dataset.category = k;
+    swatch.style.background = c.colour;
+    swatch.style.color = c.ink;
+    swatch.textContent = c.label;
+    box.appendChild(swatch);
+  });
+  return box;
 }
 
 function addUnit() {
@@ -641,6 +682,8 @@ function setModel(index) {
   }));
   state.chosen = m.has_trace ? [0, 1, 2].filter((u) => u < m.units[String(m.layers[0])])
     .map((unit) => ({ layer: m.layers[0], quantity: m.default_quantity, unit })) : [];
+  $("colour-by").querySelector('option[value="onion"]').hidden = !m.onion;
+  $("colour-by").querySelector('option[value="onion"]').disabled = !m.onion;
   state.colourBy = m.has_trace ? "units" : "ptrue";
   $("colour-by").value = state.colourBy;
   state.brush = state.focus = state.cursor = state.cells = null;
