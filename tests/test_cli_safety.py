@@ -217,7 +217,7 @@ def test_an_nnn_grid_is_continued_only_with_its_own_corpus_context_and_options(n
     nnn = ["nnn", "--text", text, "--context", "2", "--hidden", "8", "--out", nnn_dir]
     before = snapshot(nnn_dir)
     refused(rnnlens(*nnn[:4], "3", *nnn[5:]), "nnn", "--context 3 contradicts the recorded 2")
-    refused(rnnlens(*nnn, "--learning-rate", "0.01"), "nnn", "--learning-rate 0.01 contradicts the recorded 0.002")
+    refused(rnnlens(*nnn, "--learning-rate", "0.02"), "nnn", "--learning-rate 0.02 contradicts the recorded 0.01")
     refused(rnnlens(*nnn, "--batch", "100"), "nnn", "--batch 100 contradicts the recorded 500")
     other = tmp_path / "other.txt"
     other.write_text(text.read_text(encoding="utf-8")[:15_000], encoding="utf-8")

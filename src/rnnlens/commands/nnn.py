@@ -1,4 +1,4 @@
-"""``rnnlens nnn``: train an n-NN model (one tanh layer on the last n characters) with the RNNs' optimiser."""
+"""``rnnlens nnn``: train an n-NN model (one tanh layer on the last n characters) to convergence by validation loss."""
 
 from __future__ import annotations
 

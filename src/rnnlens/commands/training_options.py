@@ -12,12 +12,12 @@ from rnnlens.data.corpus import Corpus
 from rnnlens.errors import RnnlensError
 from rnnlens.models.nnn import HIDDEN_GRID, NNNOptions
 from rnnlens.store.runs import read_config
-from rnnlens.training.loop import RANGES
+from rnnlens.training.loop import CHOICES, RANGES
 
 HELP = {
     "epochs": "passes over the training split", "batch_size": "parallel streams per batch",
-    "seq_length": "steps unrolled per batch", "learning_rate": "RMSProp base learning rate",
-    "rmsprop_decay": "RMSProp moving-average decay", "lr_decay": "learning-rate factor per epoch after --lr-decay-after",
+    "seq_length": "steps unrolled per batch", "learning_rate": "base learning rate",
+    "rmsprop_decay": "RMSProp moving-average decay", "lr_decay": "learning-rate factor (see --lr-schedule)",
     "lr_decay_after": "epochs at the base learning rate", "grad_clip": "element-wise gradient clip, 0 for none",
     "init_range": "weights start uniform in [-x, x]",
     "forget_bias": "added to the LSTM forget-gate biases at the start (1 helps long-range memory)",
@@ -25,6 +25,13 @@ HELP = {
     "seed": "random seed (init, dropout, order)", "save_every": "batches between resumable checkpoints, 0 for by time only",
     "save_every_s": "seconds between resumable checkpoints", "device": "cpu, cuda or auto: a GPU where there is one",
     "batch": "positions per update",
+    "optimizer": "rmsprop (the paper's) or adam",
+    "min_improvement": "nats/char by which a validation loss must beat the best to count as better for "
+                       "--patience and the plateau",
+    "select_epochs": "epochs every hidden size trains before the one with the best validation loss trains on "
+                     "alone, 0 for every size to the end",
+    "lr_schedule": "epoch (the paper's: --lr-decay every epoch after --lr-decay-after) or plateau (--lr-decay after "
+                   "each epoch without a better validation loss)",
     "snapshot_every": "keep the weights every N batches, and the initial ones, in RUN/snapshots/ for rnnlens "
                       "dynamics; 0 for none",
 }
@@ -36,7 +43,7 @@ def add_option_flags(parser: argparse.ArgumentParser, options: type, defaults, h
     for f in fields(options):
         default = getattr(defaults, f.name)
         kind = RANGES[f.name].argparse_type() if f.name in RANGES else type(default)
-        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None,
+        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None, choices=CHOICES.get(f.name),
                             help=f"{texts[f.name]} (default: {typed(default)})")
 
 

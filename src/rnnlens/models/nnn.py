@@ -11,29 +11,36 @@ Positions before the start of a text have no character: their one-hot code is
 all zeros (a padding row that stays zero), so a text of ``N`` characters gets
 ``N-1`` predictions like every other predictor.
 
-Training is the shared loop's (``rnnlens.training.loop``): the RNNs'
-uniform init, RMSProp settings, element-wise gradient clipping, per-epoch
-learning-rate decay, early stopping, checkpoints and exact resume. Minibatches
-are ``batch`` positions in a random order drawn afresh for every epoch from
-``(seed, epoch)`` (positions are independent examples here; the RNN's 10,000
-characters per update learned more slowly per epoch in a check on War and
-Peace). The hidden size is chosen by validation loss from a grid: each size
-is its own resumable run in ``grid/hH/``, and the run directory keeps the
-chosen network as ``best.safetensors`` and the whole grid in ``config.json``
-(kind ``nnn``).
+Training is the shared loop's (``rnnlens.training.loop``: uniform init,
+element-wise gradient clipping, early stopping, checkpoints and exact resume)
+with defaults that reach convergence in minutes on a CPU rather than the
+RNNs' protocol: Adam at 1e-2 on ``batch`` = 8192 positions, the learning
+rate halved after each epoch that does not lower the best validation loss by
+``min_improvement`` = 0.002 nats/char, and a stop after two such epochs in a
+row (``patience``). Minibatches are positions in a random order drawn afresh
+for every epoch from ``(seed, epoch)``; each position's target is the
+distribution of the characters that follow its context in the training
+split (``WindowTask``), which is the same objective without the noise of one
+sampled character, computed once per distinct context of the batch. The
+hidden size is chosen by validation loss from a grid: every size trains
+``select_epochs`` = 2 epochs, the best of them trains on alone (0: every size
+to the end). Each size is its own resumable run in ``grid/hH/``; the run
+directory keeps the chosen network as ``best.safetensors`` and the whole grid
+in ``config.json`` (kind ``nnn``). The paper's optimiser stays an option
+(``optimizer="rmsprop", learning_rate=2e-3, lr_schedule="epoch",
+lr_decay=0.95``); ``benchmarks/RESULTS.md`` has what each reached and took.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from rnnlens.checks import COUNT
@@ -47,16 +54,23 @@ from rnnlens.training.loop import BEST, LAST, LoopOptions, Trainer, clear_stale_
 KIND = "nnn"
 LABEL = "n-NN"
 HIDDEN_GRID = (128, 256)
-CHUNK = 1 << 16  # positions per forward pass when scoring a text
+CHUNK = 1 << 16  # positions (contexts when training) per forward pass
 
 
 @dataclass(frozen=True)
 class NNNOptions(LoopOptions):
-    """The shared loop's options with fewer epochs (an n-NN converges in a few passes) and ``batch`` positions."""
+    """The shared loop's options with ``batch`` positions per update, ``select_epochs`` for the hidden-size
+    grid and the defaults that train an n-NN to convergence in minutes on a CPU (see the module's docstring)."""
 
-    epochs: int = 2
-    patience: int = 1
-    batch: int = 1000  # positions per update
+    epochs: int = 30
+    patience: int = 2
+    batch: int = 8192  # positions per update
+    select_epochs: int = 2  # epochs of every hidden size before the best goes on alone (0: all to the end)
+    optimizer: str = "adam"
+    learning_rate: float = 1e-2
+    lr_schedule: str = "plateau"
+    lr_decay: float = 0.5
+    min_improvement: float = 0.002
 
 
 @dataclass(frozen=True)
@@ -93,13 +107,6 @@ class NNN(nn.Module):
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         return self.decoder(torch.tanh(self.inputs(self.rows(windows)) + self.bias))
-
-    def one_hot_forward(self, windows: torch.Tensor) -> torch.Tensor:
-        """The paper's form: concatenated one-hot codes times the first weight matrix (for tests)."""
-        n, v = self.config.context, self.config.vocab_size
-        codes = F.one_hot(windows.clamp(min=0), v).float() * (windows >= 0)[..., None]
-        first = self.inputs.weight[: n * v]  # (n*V, H)
-        return self.decoder(torch.tanh(codes.reshape(len(windows), n * v) @ first + self.bias))
 
 
 def context_windows(ids: np.ndarray, context: int) -> np.ndarray:
@@ -140,33 +147,98 @@ class NNNPredictor(NeuralPredictor):
             yield torch.log_softmax(logits, dim=-1), targets[start:start + CHUNK]
 
 
+@dataclass(frozen=True)
+class Contexts:
+    """The distinct contexts of a text's positions and the characters that follow each (a sparse table).
+
+    For a text of ``M+1`` characters: ``of_position (M,)`` is the context id of each position,
+    ``windows (U, n)`` the characters of each of the ``U`` contexts (-1 before the text),
+    ``positions (U,)`` how many positions have it; context ``u`` is followed by the characters
+    ``next_chars[start[u]:start[u+1]]`` (ascending), each at that ``shares`` (float32) of its positions.
+    """
+
+    of_position: np.ndarray
+    windows: np.ndarray
+    positions: np.ndarray
+    start: np.ndarray
+    next_chars: np.ndarray
+    shares: np.ndarray
+
+    @classmethod
+    def of(cls, ids: np.ndarray, context: int, vocab_size: int) -> "Contexts":
+        """The contexts of ``n = context`` characters in ``ids``."""
+        windows = context_windows(ids, context)
+        of_position = np.zeros(len(windows), np.int64)
+        for j in range(context):  # number the distinct prefixes one character longer at a time (no overflow)
+            of_position = np.unique(of_position * (vocab_size + 1) + windows[:, j] + 1, return_inverse=True)[1]
+        first = np.unique(of_position, return_index=True)[1]
+        pairs, counts = np.unique(of_position * vocab_size + np.asarray(ids[1:], np.int64), return_counts=True)
+        pair_context = pairs // vocab_size
+        positions = np.bincount(of_position, minlength=len(first))
+        return cls(of_position, np.ascontiguousarray(windows[first]), positions,
+                   np.searchsorted(pair_context, np.arange(len(first) + 1)), pairs % vocab_size,
+                   (counts / positions[pair_context]).astype(np.float32))
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def targets(self, which: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For ``(K,)`` context ids, one entry per (context, next character) pair: ``rows`` (index into
+        ``which``), ``chars`` and ``shares``."""
+        lengths = self.start[which + 1] - self.start[which]
+        rows = np.repeat(np.arange(len(which)), lengths)
+        index = np.repeat(self.start[which] - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
+        return rows, self.next_chars[index], self.shares[index]
+
+
+def context_loss(model: NNN, contexts: Contexts, which: np.ndarray, weights: np.ndarray) -> torch.Tensor:
+    """``sum_k weights[k] * H(next characters of context which[k], model)``: nats, summed, with a graph.
+
+    With ``weights`` the positions of each context this is the text's total cross-entropy (every
+    position's loss once), computed once per distinct context.
+    """
+    device = model.decoder.weight.device
+    rows, chars, shares = contexts.targets(which)
+    log_probs = torch.log_softmax(model(torch.from_numpy(contexts.windows[which]).to(device)), dim=-1)
+    chosen = log_probs[torch.from_numpy(rows).to(device), torch.from_numpy(chars).to(device)]
+    return -(chosen * torch.from_numpy(shares * weights[rows]).to(device)).sum()
+
+
 @torch.no_grad()
-def mean_loss(model: NNN, windows: np.ndarray, targets: np.ndarray) -> float:
-    """Mean cross-entropy (nats/char) of ``model`` on ``(M, n)`` windows and ``(M,)`` targets."""
+def mean_loss(model: NNN, contexts: Contexts) -> float:
+    """Mean cross-entropy (nats/char) of ``model`` over the positions of ``contexts``."""
     was_training = model.training
     model.eval()
-    total, device = 0.0, model.decoder.weight.device
-    for start in range(0, len(windows), CHUNK):
-        x = torch.from_numpy(windows[start:start + CHUNK].copy()).to(device)
-        y = torch.from_numpy(np.ascontiguousarray(targets[start:start + CHUNK])).to(device)
-        total += F.cross_entropy(model(x), y, reduction="sum").item()
+    total = 0.0
+    for first in range(0, len(contexts), CHUNK):
+        which = np.arange(first, min(first + CHUNK, len(contexts)))
+        total += context_loss(model, contexts, which, contexts.positions[which].astype(np.float32)).item()
     model.train(was_training)
-    return total / max(len(windows), 1)
+    return total / max(len(contexts.of_position), 1)
+
+
+def corpus_contexts(corpus: Corpus, context: int) -> tuple[Contexts, Contexts]:
+    """The train and validation contexts of ``corpus`` (refusing a validation split too short to choose by)."""
+    train_ids, val_ids = corpus.split_ids("train"), corpus.split_ids("val")
+    if len(val_ids) < 2:
+        raise RnnlensError("the validation split is too short to choose an n-NN",
+                           advice="give the split a share of the text", option="fractions")
+    return Contexts.of(train_ids, context, len(corpus.vocab)), Contexts.of(val_ids, context, len(corpus.vocab))
 
 
 class WindowTask:
-    """Minibatches of context windows in a random order per epoch: the shared loop's task for an n-NN."""
+    """Minibatches of training positions in a random order per epoch: the shared loop's task for an n-NN.
 
-    def __init__(self, corpus: Corpus, config: NNNConfig, options: NNNOptions, device: torch.device) -> None:
-        train_ids, val_ids = corpus.split_ids("train"), corpus.split_ids("val")
-        if len(val_ids) < 2:
-            raise RnnlensError("the validation split is too short to choose an n-NN",
-                               advice="give the split a share of the text", option="fractions")
-        self.config, self.options, self.device = config, options, device
-        self.windows, self.targets = context_windows(train_ids, config.context), train_ids[1:]
-        self.val_windows, self.val_targets = context_windows(val_ids, config.context), val_ids[1:]
+    A batch's loss is its positions' mean cross-entropy with each position's next character replaced by
+    the distribution of the characters that follow its context in the whole training split: the same
+    mean over an epoch (every position once), without the noise of one sampled character per position,
+    and computed once per distinct context of the batch.
+    """
+
+    def __init__(self, train: Contexts, val: Contexts, config: NNNConfig, options: NNNOptions) -> None:
+        self.train, self.val, self.config, self.options = train, val, config, options
         self.chars_per_batch = options.batch
-        self.order = np.arange(len(self.windows))
+        self.order = np.arange(len(train.of_position))
 
     def make_model(self) -> NNN:
         return NNN(self.config)
@@ -175,19 +247,19 @@ class WindowTask:
         model.init_uniform(scale)
 
     def num_batches(self) -> int:
-        return -(-len(self.windows) // self.options.batch)
+        return -(-len(self.train.of_position) // self.options.batch)
 
     def start_epoch(self, model: NNN, epoch: int, fresh: bool) -> None:
         # from (seed, epoch) alone, so that a resumed epoch sees the same order
-        self.order = np.random.default_rng([self.options.seed, epoch]).permutation(len(self.windows))
+        self.order = np.random.default_rng([self.options.seed, epoch]).permutation(len(self.train.of_position))
 
     def batch_loss(self, model: NNN, k: int) -> torch.Tensor:
-        rows = self.order[k * self.options.batch:(k + 1) * self.options.batch]
-        x, y = torch.from_numpy(self.windows[rows]), torch.from_numpy(self.targets[rows])
-        return F.cross_entropy(model(x.to(self.device)), y.to(self.device))
+        positions = self.order[k * self.options.batch:(k + 1) * self.options.batch]
+        which, repeats = np.unique(self.train.of_position[positions], return_counts=True)
+        return context_loss(model, self.train, which, repeats.astype(np.float32)) / len(positions)
 
     def validation_loss(self, model: NNN) -> float:
-        return mean_loss(model, self.val_windows, self.val_targets)
+        return mean_loss(model, self.val)
 
     def carried(self) -> dict[str, torch.Tensor]:
         return {}
@@ -214,32 +286,57 @@ def fit(spec: dict, corpus: Corpus, out_dir: str | os.PathLike, log: Callable[[s
         show_progress: bool = False) -> NNNPredictor:
     """Train an n-NN for each hidden size of the spec (resuming where a run stopped), keep the best and return it.
 
-    A spec holds ``context`` (n), ``hidden_sizes`` (default 128 256) and any option of ``NNNOptions``.
+    A spec holds ``context`` (n), ``hidden_sizes`` (default ``HIDDEN_GRID``) and any option of ``NNNOptions``.
+    Every size trains ``select_epochs`` epochs; the one with the lowest validation loss in them trains on to
+    convergence (``select_epochs`` 0: every size trains to convergence and the lowest loss wins).
     """
     context, options, grid = spec["context"], nnn_options(spec), hidden_grid(spec)
     COUNT.check("context", context)
-    device = resolve_device(options.device)
     out_dir = Path(out_dir)
-    records = []
-    for hidden in grid:
+    train, val = corpus_contexts(corpus, context)
+    selecting = replace(options, epochs=min(options.epochs, options.select_epochs or options.epochs))
+
+    def trained(hidden: int, opts: NNNOptions) -> Trainer:
         config = NNNConfig(context, len(corpus.vocab), hidden)
         run = out_dir / "grid" / f"h{hidden}"
-        trainer = Trainer(WindowTask(corpus, config, options, device), options, run, KIND, run_config(config, corpus), device)
+        device = resolve_device(opts.device)
+        trainer = Trainer(WindowTask(train, val, config, opts), opts, run, KIND, run_config(config, corpus), device)
         if (run / LAST).exists():
+            check_same_training(run, opts)
             clear_stale_files(run)
             trainer.restore_last()
         if not trainer.finished():
-            trainer.fit(show_progress=show_progress, log=lambda line, h=hidden: log(f"{context}-NN hidden {h}: {line}"))
-        records.append({"hidden_size": hidden, "best_val_loss": trainer.progress.best_val_loss,
-                        "best_epoch": min(trainer.progress.history, key=lambda r: r["val_loss"])["epoch"],
-                        "history": trainer.progress.history})
-    chosen = min(records, key=lambda r: r["best_val_loss"])
-    shutil.copyfile(out_dir / "grid" / f"h{chosen['hidden_size']}" / BEST, out_dir / f".{BEST}.tmp")
+            trainer.fit(show_progress=show_progress, log=lambda line: log(f"{context}-NN hidden {hidden}: {line}"))
+        return trainer
+
+    def first_losses(trainer: Trainer) -> float:
+        return min(r["val_loss"] for r in trainer.progress.history[:selecting.epochs])
+    trainers = {hidden: trained(hidden, selecting) for hidden in grid}
+    chosen = min(grid, key=lambda hidden: first_losses(trainers[hidden]))
+    if selecting.epochs < options.epochs:
+        trainers[chosen] = trained(chosen, options)
+    records = [{"hidden_size": hidden, "best_val_loss": t.progress.best_val_loss,
+                "best_epoch": min(t.progress.history, key=lambda r: r["val_loss"])["epoch"],
+                "history": t.progress.history} for hidden, t in trainers.items()]
+    shutil.copyfile(out_dir / "grid" / f"h{chosen}" / BEST, out_dir / f".{BEST}.tmp")
     os.replace(out_dir / f".{BEST}.tmp", out_dir / BEST)
-    config = NNNConfig(context, len(corpus.vocab), chosen["hidden_size"])
+    config = NNNConfig(context, len(corpus.vocab), chosen)
     write_config(out_dir, KIND, {**run_config(config, corpus), "training": asdict(options), "hidden_grid": grid,
-                                 "grid": records, "best_val_loss": chosen["best_val_loss"]})
+                                 "grid": records, "best_val_loss": trainers[chosen].progress.best_val_loss})
     return load(out_dir, device=options.device)
+
+
+RESUMABLE_CHANGES = {"epochs", "device", "save_every", "save_every_s"}  # what a continued run may change
+
+
+def check_same_training(run: Path, options: NNNOptions) -> None:
+    """Refuse to continue the grid run in ``run`` with options (other than ``RESUMABLE_CHANGES``) that are not
+    the ones it was trained with, e.g. a run of an older rnnlens whose defaults were others."""
+    recorded = read_config(run)["training"]
+    for name, value in asdict(options).items():
+        if name not in RESUMABLE_CHANGES and recorded.get(name) != value:
+            raise RnnlensError(f"{run} was trained with {name} {recorded.get(name)!r}, not {value!r}; it cannot be "
+                               "continued with other options: remove it or choose another output directory")
 
 
 def run_config(config: NNNConfig, corpus: Corpus) -> dict:

@@ -7,7 +7,13 @@ loop does the rest, the same for every kind: uniform init in
 0.95; gradients clipped element-wise at 5; 50 epochs, the learning rate
 multiplied by 0.95 after each epoch from epoch 10; the validation loss after
 every epoch, the best weights kept (``best.safetensors``), early stopping
-after ``patience`` epochs without improvement.
+after ``patience`` epochs without improvement. Two options leave the paper:
+``optimizer="adam"`` (Adam, betas 0.9 and 0.999) and ``lr_schedule="plateau"``
+(the learning rate multiplied by ``lr_decay`` after each epoch that did not
+improve the validation loss, instead of after every epoch from
+``lr_decay_after``); ``min_improvement`` makes patience and the plateau count
+an epoch as an improvement only when it lowers the best validation loss by
+that much (the best weights are still kept on any lower loss).
 
 ``last.safetensors`` holds everything a run needs to continue bit-identically
 on the same device: weights, optimiser state, RNG state, what the task
@@ -66,11 +72,17 @@ class LoopOptions:
     save_every: int = 1000  # batches between 'last' checkpoints inside an epoch (0: by time only)
     save_every_s: float = 300.0  # seconds between 'last' checkpoints, so a kill loses at most this much
     device: str = "cpu"
+    optimizer: str = "rmsprop"  # "rmsprop" (the paper's) or "adam"
+    lr_schedule: str = "epoch"  # "epoch" (the paper's: decay every epoch from lr_decay_after) or "plateau"
+    min_improvement: float = 0.0  # nats/char a validation loss must gain to reset patience (and the plateau)
 
     def __post_init__(self) -> None:
         for f in fields(self):
             if f.name in RANGES:
                 RANGES[f.name].check(f.name, getattr(self, f.name))
+            if f.name in CHOICES and getattr(self, f.name) not in CHOICES[f.name]:
+                raise RnnlensError(f"{f.name} is {getattr(self, f.name)!r}; it must be one of "
+                                   f"{', '.join(CHOICES[f.name])}")
 
     @classmethod
     def from_dict(cls, values: dict):
@@ -85,7 +97,9 @@ RANGES: dict[str, Range] = {
     "patience": NONNEGATIVE_COUNT, "seed": NONNEGATIVE_COUNT, "save_every": NONNEGATIVE_COUNT,
     "save_every_s": POSITIVE, "batch_size": COUNT, "seq_length": COUNT, "batch": COUNT,
     "forget_bias": Range(), "dropout": DROPOUT, "snapshot_every": NONNEGATIVE_COUNT,
+    "select_epochs": NONNEGATIVE_COUNT, "min_improvement": NONNEGATIVE,
 }
+CHOICES: dict[str, tuple[str, ...]] = {"optimizer": ("rmsprop", "adam"), "lr_schedule": ("epoch", "plateau")}
 
 
 class Task(Protocol):
@@ -136,6 +150,21 @@ class Interrupted(RnnlensError):
 def learning_rate_for(epoch: int, options: LoopOptions) -> float:
     """The learning rate of epoch ``epoch`` (0-based): decayed once per epoch after ``lr_decay_after``."""
     return options.learning_rate * options.lr_decay ** max(0, epoch - options.lr_decay_after + 1)
+
+
+def next_learning_rate(progress: "Progress", options: LoopOptions, improved: bool) -> float:
+    """The learning rate after the epoch that ``progress`` has just counted (``improved``: it lowered the
+    best validation loss): the paper's per-epoch decay, or a decay on each epoch without improvement."""
+    if options.lr_schedule == "plateau":
+        return progress.learning_rate * (1.0 if improved else options.lr_decay)
+    return learning_rate_for(progress.epoch, options)
+
+
+def make_optimizer(parameters, options: LoopOptions) -> torch.optim.Optimizer:
+    """The paper's RMSProp (``rmsprop_decay`` is its moving-average decay) or Adam."""
+    if options.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=options.learning_rate)
+    return torch.optim.RMSprop(parameters, lr=options.learning_rate, alpha=options.rmsprop_decay, eps=1e-8)
 
 
 def clock(seconds: float) -> str:
@@ -194,10 +223,9 @@ class Trainer:
         self.model = task.make_model()
         task.init_weights(self.model, options.init_range)
         self.model.to(self.device)
-        self.optimizer = torch.optim.RMSprop(
-            self.model.parameters(), lr=options.learning_rate, alpha=options.rmsprop_decay, eps=1e-8
-        )
-        self.progress = Progress(learning_rate=learning_rate_for(0, options))
+        self.optimizer = make_optimizer(self.model.parameters(), options)
+        first = options.learning_rate if options.lr_schedule == "plateau" else learning_rate_for(0, options)
+        self.progress = Progress(learning_rate=first)
 
     # --- checkpoints -------------------------------------------------------
     def config(self) -> dict:
@@ -316,20 +344,22 @@ class Trainer:
             "elapsed_s": p.elapsed_s,
         }
         p.history.append(record)
+        # the best weights are kept on any lower loss; patience and the plateau count only gains of min_improvement
+        improved = p.best_val_loss is None or val_loss < p.best_val_loss - opts.min_improvement
         if p.best_val_loss is None or val_loss < p.best_val_loss:
-            p.best_val_loss, p.bad_epochs = val_loss, 0
+            p.best_val_loss = val_loss
             tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
             save_tensors(self.out_dir / BEST, tensors, {"epoch": p.epoch + 1, "val_loss": val_loss})
-        else:
-            p.bad_epochs += 1
+        p.bad_epochs = 0 if improved else p.bad_epochs + 1
         p.epoch, p.batch, p.train_loss_sum = p.epoch + 1, 0, 0.0
-        p.learning_rate = learning_rate_for(p.epoch, opts)
+        p.learning_rate = next_learning_rate(p, opts, improved)
         p.stopped_early = bool(opts.patience and p.bad_epochs >= opts.patience)
         self.save_last()
         self.write_run_files()
         log(epoch_line(record, opts.epochs))
         if p.stopped_early:
-            log(f"stopping early: no better validation loss for {p.bad_epochs} epochs")
+            by = f" by {opts.min_improvement:g} nats/char" if opts.min_improvement else ""
+            log(f"stopping early: no validation loss better{by} for {p.bad_epochs} epochs")
         return not p.stopped_early
 
     def finished(self) -> bool:
