@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -123,6 +124,23 @@ def test_a_changed_option_changes_the_digests_of_its_stage_and_those_below_it_on
     assert digests(plain, text, tmp_path / "elsewhere") == before
 
 
+def test_a_new_default_of_a_command_changes_the_digests_of_its_stages_and_those_below(text, tmp_path, monkeypatch):
+    from rnnlens.pipeline import plan
+
+    before = digests(tomllib.loads(TINY), text, tmp_path)
+    real = plan.subcommands
+
+    def newer_baselines(parser):  # as if rnnlens baselines trained its n-NNs with another default learning rate
+        parsers = real(parser)
+        action = next(a for a in parsers["baselines"]._actions if "--learning-rate" in a.option_strings)
+        action.help = action.help.replace("(default: ", "(default: 1")
+        return parsers
+
+    monkeypatch.setattr(plan, "subcommands", newer_baselines)
+    after = digests(tomllib.loads(TINY), text, tmp_path)
+    assert {n for n in before if before[n] != after[n]} == {"table2", "overlap"}
+
+
 def test_another_corpus_changes_every_digest(text, tmp_path, war_and_peace):
     other = write(tmp_path / "other.txt", war_and_peace[20_000:40_000])
     first, second = digests(tomllib.loads(TINY), text, tmp_path), digests(tomllib.loads(TINY), other, tmp_path)
@@ -149,6 +167,18 @@ def test_two_local_workers_run_every_stage_and_a_second_run_reuses_them_all(base
     assert code == 0, err
     assert {s["name"]: s["status"] for s in third["stages"]} == {
         "lstm1-1.5k": "reused", "rnn1-1.5k": "reused", "compare": "reused", "table2": "ran", "overlap": "ran"}
+
+
+def test_the_overview_reads_a_training_s_epoch_and_eta_from_its_checkpoint(tmp_path):
+    from rnnlens.pipeline.progress import training_progress
+    from rnnlens.store.runs import save_tensors
+
+    progress = {"epoch": 1, "batch": 50, "elapsed_s": 300.0}  # 1 epoch of 200 batches and 50 more in 300 s
+    save_tensors(tmp_path / "last.safetensors", {"x": torch.zeros(1)}, {"progress": progress})
+    info = {"epochs": 3, "train_chars": 200 * 8 * 20 + 1, "batch_size": 8, "seq_length": 20}
+    # 250 batches done in 300 s, 350 to go: 420 s
+    assert training_progress(tmp_path, info) == "epoch 2/3, batch 50/200, ETA 0:07:00"
+    assert training_progress(tmp_path / "absent", info) == ""
 
 
 # --- config errors ----------------------------------------------------------------------------------------------
@@ -203,11 +233,21 @@ def test_a_directory_holding_something_else_is_refused_before_any_work(text, con
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+def test_the_ray_backend_without_ray_says_how_to_install_it(text, config, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
+    code = main(["reproduce", "--text", str(text), "--config", str(config), "--backend", "ray",
+                 "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err == ("rnnlens reproduce: error: the ray backend needs Ray, which is not installed: "
+                                 "pip install 'rnnlens[ray]' (or run here with --backend local)")
+    assert not (tmp_path / "out").exists()
+
+
 # --- kill -9 mid-training -------------------------------------------------------------------------------------
 
 LONG = TINY.replace("types = [\"lstm\", \"rnn\"]", "types = [\"lstm\"]").replace(
     "epochs = 1\nbatch_size = 8\nseq_length = 20\nsave_every = 10",
-    "epochs = 3\npatience = 0\nbatch_size = 4\nseq_length = 10\nsave_every = 25").replace(
+    "epochs = 2\npatience = 0\nbatch_size = 8\nseq_length = 20\nsave_every = 10").replace(
     'models = "grid"', 'models = ["lstm1-1.5k", "ngram-2"]').replace(
     'models = ["lstm1-1.5k", "rnn1-1.5k", "ngram-2"]', 'models = ["lstm1-1.5k", "ngram-1", "ngram-2"]')
 
@@ -219,26 +259,51 @@ def checkpoint_mid_run(root: Path) -> bool:
             progress = read_metadata(last)["progress"]
         except Exception:
             return False
-        return progress["epoch"] * 1000 + progress["batch"] > 0 and progress["epoch"] < 2
+        return progress["epoch"] * 1000 + progress["batch"] > 0 and progress["epoch"] < 1
     return False
 
 
-@pytest.mark.slow
-def test_a_reproduction_killed_mid_training_finishes_on_rerun_as_if_never_stopped(base, text, capsys):
-    config = write(base / "long.toml", LONG)
-    whole = base / "whole"
-    code, _, err = reproduce(capsys, "--text", text, "--config", config, "--workers", "1", "--out", whole)
-    assert code == 0, err
-    cut = base / "cut"
+@pytest.fixture(scope="module")
+def long_config(base) -> Path:
+    return write(base / "long.toml", LONG)
+
+
+@pytest.fixture(scope="module")
+def whole(base, text, long_config) -> Path:
+    """The long config run from nothing, uninterrupted."""
+    out = base / "whole"
+    assert main(["reproduce", "--text", str(text), "--config", str(long_config), "--workers", "1", "--out", str(out),
+                 "--quiet"]) == 0
+    return out
+
+
+def started_until_mid_training(text: Path, config: Path, out: Path) -> subprocess.Popen:
+    """``rnnlens reproduce`` in a process of its own, returned once its training has checkpointed mid-run."""
     argv = [sys.executable, "-m", "rnnlens", "reproduce", "--text", str(text), "--config", str(config),
-            "--workers", "1", "--out", str(cut), "--quiet"]
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            "--workers", "1", "--out", str(out), "--quiet", "--json"]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not checkpoint_mid_run(cut) and process.poll() is None and time.monotonic() < deadline:
+    while not checkpoint_mid_run(out) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert process.poll() is None, "the reproduction ended before the kill: lengthen the training"
+    return process
+
+
+def assert_trained_as(whole: Path, cut: Path) -> None:
+    """The training in ``cut`` was continued from its checkpoint and ended with ``whole``'s weights."""
+    (stage,), (done,) = stage_dirs(cut, "lstm1"), stage_dirs(whole, "lstm1")
+    assert read_marker(stage)["last_attempt"][:2] == ["train", "--resume"]  # continued, not started again
+    for name in ("best", "last"):
+        assert same_tensors(weights(done / "lstm1-1.5k", name), weights(stage / "lstm1-1.5k", name))
+
+
+@pytest.mark.slow
+def test_a_reproduction_killed_mid_training_finishes_on_rerun_as_if_never_stopped(base, text, long_config, whole,
+                                                                                    capsys):
+    cut = base / "cut"
+    process = started_until_mid_training(text, long_config, cut)
     process.send_signal(signal.SIGKILL)
-    process.wait()
+    process.communicate()
     (stage,) = stage_dirs(cut, "lstm1")
     assert read_marker(stage) is None
     with open(stage / LOCK) as lock:  # its worker died with it: the stage is free within seconds
@@ -250,17 +315,40 @@ def test_a_reproduction_killed_mid_training_finishes_on_rerun_as_if_never_stoppe
                 time.sleep(0.05)
         else:
             pytest.fail("the killed reproduction's worker still holds the training's stage")
-    code, rerun, err = reproduce(capsys, "--text", text, "--config", config, "--workers", "1", "--out", cut)
+    code, rerun, err = reproduce(capsys, "--text", text, "--config", long_config, "--workers", "1", "--out", cut)
     assert code == 0, err
     assert {s["name"]: s["status"] for s in rerun["stages"]}["lstm1-1.5k"] == "ran"
-    (done,) = stage_dirs(whole, "lstm1")
-    assert read_marker(stage)["last_attempt"][:2] == ["train", "--resume"]  # continued, not started again
-    for name in ("best", "last"):
-        assert same_tensors(weights(done / "lstm1-1.5k", name), weights(stage / "lstm1-1.5k", name))
+    assert_trained_as(whole, cut)
     for result in ("compare/compare.json", "overlap/overlap.json"):
         a, b = (json.loads(next((root / "stages").glob(f"{result.split('/')[0]}-*/{result}")).read_text())
                 for root in (whole, cut))
         assert plain_numbers(a) == plain_numbers(b)
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The local runner's worker processes under ``parent`` (spawned: their command line runs spawn_main)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and b"spawn_main" in cmdline:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_training_is_replaced_and_the_training_resumes(base, text, long_config, whole):
+    cut = base / "worker-cut"
+    process = started_until_mid_training(text, long_config, cut)
+    (worker,) = worker_pids(process.pid)
+    os.kill(worker, signal.SIGKILL)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert {s["name"]: s["status"] for s in json.loads(out)["stages"]}["lstm1-1.5k"] == "ran"
+    assert_trained_as(whole, cut)
 
 
 # --- the Ray runner ---------------------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ import json
 import os
 import shlex
 import signal
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from rnnlens.commands.common import POSITIVE_COUNT, Stopwatch, add_corpus_options, add_device, corpus_from_args, log
 from rnnlens.data.corpus import data_directory
@@ -75,14 +77,15 @@ def check_out_dir(path: str) -> None:
     check_replaceable(path, HOLDS)
 
 
-def lock_out_dir(root: Path):
-    """Hold ``DIR/.lock`` for this run; another reproduce on the same directory is refused."""
-    handle = open(root / ".lock", "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise RnnlensError(f"{root} is in use by another rnnlens reproduce; wait for it to end") from None
-    return handle
+@contextmanager
+def locked(root: Path) -> Iterator[None]:
+    """Hold ``DIR/.lock`` while the block runs; another reproduce on the same directory is refused."""
+    with open(root / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RnnlensError(f"{root} is in use by another rnnlens reproduce; wait for it to end") from None
+        yield
 
 
 def make_runner(args: argparse.Namespace):
@@ -108,9 +111,11 @@ def run(args: argparse.Namespace) -> int:
 
     root = Path(args.out).resolve()
     plan = Planner(config, corpus, root).plan()
-    root.mkdir(parents=True, exist_ok=True)
-    lock = lock_out_dir(root)
-    try:
+    with ExitStack() as stack:
+        runner = make_runner(args)  # before the directory: a missing Ray leaves nothing behind
+        stack.callback(runner.close)
+        root.mkdir(parents=True, exist_ok=True)
+        stack.enter_context(locked(root))
         if not (root / MARK).is_file():
             atomic.write_json(root / MARK, {"holds": HOLDS})
         atomic.write_text(root / "config.toml", to_toml(config))
@@ -119,12 +124,10 @@ def run(args: argparse.Namespace) -> int:
                 atomic.write_text(path, text)
         log(f"read {corpus.name}: {len(corpus):,} characters; config {source}; {len(plan.graph.order)} stages in "
             f"{args.out}/stages")
-        statuses = run_stages(args, plan, corpus_args(args))
+        statuses = run_stages(args, plan, runner, corpus_args(args))
         from rnnlens.report.build import build_report
 
         report = build_report(root, plan, statuses, corpus, to_toml(config), source, command_line(args))
-    finally:
-        lock.close()
     return finish(args, statuses, report, clock)
 
 
@@ -137,14 +140,14 @@ def command_line(args: argparse.Namespace) -> str:
     return "rnnlens " + shlex.join(argv + ["--out", args.out])
 
 
-def run_stages(args: argparse.Namespace, plan, corpus: list[str]) -> dict:
+def run_stages(args: argparse.Namespace, plan, runner, corpus: list[str]) -> dict:
     from rnnlens.pipeline.execute import Job
     from rnnlens.pipeline.plan import with_names
     from rnnlens.pipeline.progress import Overview
     from rnnlens.pipeline.schedule import run_graph
 
     graph = plan.graph
-    runner = make_runner(args)
+
     def job_for(name: str) -> Job:
         stage = graph.stages[name]
         argv = with_names(stage, graph.resolve(stage.argv, name, corpus))
@@ -163,8 +166,6 @@ def run_stages(args: argparse.Namespace, plan, corpus: list[str]) -> dict:
             raise Interrupted("stopped; run the same rnnlens reproduce command again to continue",
                               signal.SIGINT) from None
         raise
-    finally:
-        runner.close()
 
 
 def finish(args: argparse.Namespace, statuses: dict, report: Path, clock: Stopwatch) -> int:

@@ -24,7 +24,8 @@ class Analysis:
     None: any); ``model_options``: options whose values are models (given as
     their directories); ``stage_options``: options whose value is another
     stage's output; ``train_options``: config keys handed to the trainings
-    of the analysis's models (not options of the analysis itself).
+    of the analysis's models (not options of the analysis itself);
+    ``figures``: the PNGs to show first, in this order (the others follow).
     """
 
     key: str
@@ -37,11 +38,12 @@ class Analysis:
     model_options: tuple[str, ...] = ()
     stage_options: dict[str, str] = field(default_factory=dict)
     train_options: tuple[str, ...] = ()
+    figures: tuple[str, ...] = ()
 
 
 ANALYSES = (
     Analysis("compare", "compare", "Figure 1", "Model comparison: test loss, agreement, t-SNE", "compare.json",
-             models=(2, None)),
+             models=(2, None), figures=("losses.png", "tsne.png", "agreement.png")),
     Analysis("cells", "cells", "Figure 2", "Interpretable cells", "cells.json", per_model=True, models=(1, 1)),
     Analysis("saturation", "saturation", "Figure 3", "Gate saturation", "saturation.json", per_model=True,
              models=(1, 1)),

@@ -57,8 +57,11 @@ class Outcome:
 
 
 def start_worker(threads: int) -> None:
-    """Initialise a worker process: its torch threads, and death with the process that started it."""
+    """Initialise a worker process: its torch threads, death with the process that started it, and Ctrl-C left
+    to that process (a terminal's SIGINT reaches every process of the group: a training still saves and stops,
+    and the runner stops the others with SIGTERM)."""
     die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
 
     torch.set_num_threads(threads)

@@ -27,7 +27,7 @@ from rnnlens.models.rnn.fit import TrainOptions
 from rnnlens.models.rnn.network import count_parameters
 from rnnlens.pipeline.analyses import ANALYSES, TABLE2, Analysis
 from rnnlens.pipeline.config import ConfigError
-from rnnlens.pipeline.stages import CORPUS, OUT, Arg, Graph, Input, Ref, Stage
+from rnnlens.pipeline.stages import CORPUS, OUT, Arg, Graph, Input, Ref, Stage, command_signature
 from rnnlens.training.loop import LAST
 
 # options the pipeline sets itself, per section (the corpus, the text, where to write, how to print)
@@ -137,7 +137,7 @@ class Planner:
                         "--dropout", repr(dropout), *flags({**options, **extra}, "train", parser, RESERVED_TRAIN),
                         "--quiet", "--out", OUT)
                 info = {**shape, "train_chars": len(self.corpus.split_ids("train")), "type": model_type,
-                        "layers": layers, "params": params, "dropout": dropout}
+                        "layers": layers, "params": params, "dropout": dropout, "fits": True}
                 self.add(Stage(run, argv, resume=("train", "--resume", "--quiet", "--out", OUT), resume_file=LAST,
                                fresh=True, info=info), "train")
             if len(runs) > 1:
@@ -152,7 +152,7 @@ class Planner:
         rows = [NGRAM_ROW.format(order=n + 1) for n in section.get("ngram", [])] + \
                [NNN_ROW.format(n=n) for n in section.get("nnn", [])]
         argv = ("baselines", CORPUS, *flags(section, "baselines", parser, RESERVED), "--quiet", "--out", OUT)
-        self.add(Stage(TABLE2, argv, info={"rows": rows}), "baselines")
+        self.add(Stage(TABLE2, argv, info={"rows": rows, "fits": True}), "baselines")
 
     # --- models named by analyses ----------------------------------------
     def model(self, name: str, where: str) -> Ref:
@@ -255,7 +255,8 @@ class Planner:
         self.add_analyses()
         check_onion_orders(self)
         corpus = {"sha256": self.corpus.sha256, "fractions": list(self.corpus.fractions)}
-        graph = Graph(list(self.stages.values()), corpus, self.root)
+        signatures = {name: command_signature(parser) for name, parser in self.parsers.items()}
+        graph = Graph(list(self.stages.values()), corpus, self.root, signatures)
         check_argvs(self, graph)
         sections = {TABLE2: [TABLE2]} if TABLE2 in self.stages else {}
         device = {name for name, p in self.parsers.items() if any("--device" in a.option_strings for a in p._actions)}

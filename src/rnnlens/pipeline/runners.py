@@ -90,8 +90,8 @@ class RayRunner:
         try:
             import ray
         except ImportError:
-            raise RnnlensError("the ray backend needs Ray, which is not installed: pip install 'rnnlens[ray]'",
-                               "or run on this machine", option="backend") from None
+            raise RnnlensError("the ray backend needs Ray, which is not installed: pip install 'rnnlens[ray]' (or run "
+                               "here with --backend local)") from None
         self.ray = ray
         if not ray.is_initialized():
             ray.init(address=address, **({} if address else {"include_dashboard": False}), log_to_driver=False)

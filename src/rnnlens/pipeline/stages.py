@@ -7,7 +7,9 @@ sha256)`` (a file the plan wrote, such as an excerpt of the test split).
 
 The **digest** of a stage is the sha256 of its argv with every token
 replaced by what fixes it (an upstream stage's digest, a file's sha256), the
-corpus's sha256 and split fractions, and the rnnlens version. A changed
+corpus's sha256 and split fractions, the rnnlens version and the defaults
+its command's options have (``command_signature``: an option left out of
+the argv takes its default, so a new default is a new stage). A changed
 option therefore changes the digest of its stage and of every stage below
 it, and of nothing else; paths, the data directory, ``--device`` and the
 number of workers are not part of it.
@@ -24,9 +26,11 @@ cross-validation, or "the best LSTM"); its output is the chosen stage's.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -71,7 +75,8 @@ class Stage:
     (commands such as ``baselines`` continue by themselves). ``fresh`` says
     the command refuses a non-empty output, so a partial one with nothing to
     resume is cleared first. ``info`` is shown by the progress overview and
-    the report (section, epochs, batches per epoch).
+    the report (epochs, batch shape), and ``fits`` marks a stage that fits
+    models (run before the analyses).
     """
 
     name: str
@@ -96,8 +101,20 @@ def rnnlens_version() -> str:
     return version("rnnlens")
 
 
-def digest_of(stage: Stage, upstream: dict[str, str], corpus: dict) -> str:
-    """The stage's digest from its upstream stages' ``upstream`` digests and ``corpus`` (sha256, fractions)."""
+DEFAULT = re.compile(r"\(default: ([^)]*)\)")
+
+
+def command_signature(parser: argparse.ArgumentParser) -> str:
+    """What a command does with the options it is not given: each option's default, as set or as its help
+    says (loop options default to None on the parser and say their real default in the help)."""
+    defaults = sorted((a.option_strings[0], repr(a.default), DEFAULT.findall(a.help or ""))
+                      for a in parser._actions if a.option_strings)
+    return hashlib.sha256(json.dumps(defaults).encode()).hexdigest()
+
+
+def digest_of(stage: Stage, upstream: dict[str, str], corpus: dict, signature: str = "") -> str:
+    """The stage's digest from its upstream stages' ``upstream`` digests, ``corpus`` (sha256, fractions) and its
+    command's ``signature``."""
     def fixed(arg: Arg):
         if isinstance(arg, Ref):
             return f"@{upstream[arg.stage]}/{arg.path}"
@@ -106,14 +123,16 @@ def digest_of(stage: Stage, upstream: dict[str, str], corpus: dict) -> str:
         return str(arg)
 
     payload = {"argv": [fixed(a) for a in stage.argv], "select": [upstream[s] for s in stage.select],
-               "corpus": corpus, "rnnlens": rnnlens_version()}
+               "corpus": corpus, "rnnlens": rnnlens_version(), "command": signature}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 class Graph:
-    """Stages by name in a runnable order, with their digests and directories under ``root``."""
+    """Stages by name in a runnable order, with their digests and directories under ``root``; ``signatures``
+    are the commands' (``command_signature``)."""
 
-    def __init__(self, stages: list[Stage], corpus: dict, root: str | os.PathLike) -> None:
+    def __init__(self, stages: list[Stage], corpus: dict, root: str | os.PathLike,
+                 signatures: dict[str, str] | None = None) -> None:
         self.stages = {s.name: s for s in stages}
         if len(self.stages) != len(stages):
             raise RnnlensError("two stages share a name")
@@ -121,7 +140,9 @@ class Graph:
         self.order = self._topological()
         self.digests: dict[str, str] = {}
         for name in self.order:
-            self.digests[name] = digest_of(self.stages[name], self.digests, corpus)
+            stage = self.stages[name]
+            signature = "" if stage.select else (signatures or {}).get(stage.command, "")
+            self.digests[name] = digest_of(stage, self.digests, corpus, signature)
 
     def _topological(self) -> list[str]:
         order, state = [], {}
@@ -158,10 +179,12 @@ class Graph:
 
     def downstream(self, name: str) -> set[str]:
         """Every stage that needs ``name``, directly or not."""
-        below = {n for n in self.order if name in self.stages[n].upstream()}
-        for n in list(below):
-            below |= self.downstream(n)
-        return below
+        if not hasattr(self, "_below"):
+            self._below: dict[str, set[str]] = {}
+            for n in reversed(self.order):  # a stage's dependents come after it in the order
+                direct = {d for d in self.order if n in self.stages[d].upstream()}
+                self._below[n] = direct.union(*(self._below[d] for d in direct))
+        return self._below[name]
 
     def resolve(self, argv: tuple[Arg, ...], name: str, corpus_args: list[str]) -> list[str]:
         """``argv`` as strings: tokens replaced by paths (upstream stages must be done)."""

@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import platform
+import re
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -74,13 +75,14 @@ def shown(text: str, root: Path) -> str:
     return str(text).replace(str(root.resolve()) + os.sep, "").replace(str(root.resolve()), ".")
 
 
-def figures(output: Path) -> list[tuple[str, str]]:
-    """The PNGs a result wrote, as data URIs."""
-    return [(p.name, "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode("ascii"))
-            for p in sorted(output.glob("*.png"))]
+def figures(output: Path, first: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """The PNGs a result wrote, as data URIs: ``first`` in its order, then the others by name."""
+    paths = sorted(output.glob("*.png"), key=lambda p: (first.index(p.name) if p.name in first else len(first), p.name))
+    return [(p.name, "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode("ascii")) for p in paths]
 
 
-def stage_view(graph: Graph, name: str, status, root: Path) -> StageView:
+def stage_view(graph: Graph, name: str, status, root: Path, entry: Analysis | None = None) -> StageView:
+    """A stage for the page; with its analysis ``entry``, the figures beside the result's JSON."""
     directory = graph.directory(name)
     marker = read_marker(directory) or {}
     view = StageView(name, graph.digests[name][:12], status.status if status else ("done" if marker else "not run"),
@@ -92,7 +94,7 @@ def stage_view(graph: Graph, name: str, status, root: Path) -> StageView:
         view.command = "rnnlens " + " ".join(shown(a, root) for a in marker.get("argv", []))
         view.seconds = marker.get("attempt_seconds")
         view.versions = f"rnnlens {marker.get('rnnlens')}, torch {marker.get('torch')}, Python {marker.get('python')}"
-        view.figures = figures(graph.output(name))
+        view.figures = figures((graph.output(name) / entry.result).parent, entry.figures) if entry else []
     elif (directory / LOG).is_file():
         view.detail = view.detail or f"see {shown(directory / LOG, root)}"
     return view
@@ -108,7 +110,7 @@ def analysis_view(entry: Analysis, plan, statuses: dict, root: Path, results: di
         what = "[baselines]" if entry.key == TABLE2 else f"[analyses.{entry.key}]"
         view.state, view.note = "not run", f"not run: the config has no {what} section"
         return view
-    view.stages = [stage_view(plan.graph, n, statuses.get(n), root) for n in names]
+    view.stages = [stage_view(plan.graph, n, statuses.get(n), root, entry) for n in names]
     if any(s.status in ("failed", "blocked") for s in view.stages):
         view.state = "failed"
     for name in names:
@@ -136,9 +138,13 @@ def sections(plan, statuses: dict, root: Path, paper: dict, dataset: str | None)
     return out
 
 
+NUMBER = re.compile(r"[-+]?[\d,.]+(?:%| ± [\d.]+)?|-")
+
+
 def render(context: dict) -> str:
     env = jinja2.Environment(loader=jinja2.PackageLoader("rnnlens.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+    env.tests["number"] = lambda cell: bool(NUMBER.fullmatch(str(cell)))  # right-aligned in tables
     return env.get_template("report.html.j2").render(**context)
 
 

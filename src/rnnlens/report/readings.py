@@ -98,7 +98,7 @@ def read_table2(results: list[dict], ctx: Context) -> Reading:
         reading.findings.append(Finding(
             "the best recurrent network beats the 20-gram", "holds" if gain > 0 else "differs",
             f"{best['name']} {best['nats']:.3f} against the 20-gram's {by[('n-gram', 20)]['nats']:.3f} "
-            f"({gain:+.3f} in its favour)", paper))
+            f"({'ahead' if gain > 0 else 'behind'} by {abs(gain):.3f})", paper))
     return reading
 
 
@@ -145,18 +145,19 @@ def depth_finding(models: list[dict]) -> Finding:
 
 def family_finding(models: list[dict]) -> Finding:
     claim = "LSTM and GRU are close, and both clearly ahead of the RNN"
-    mean = {}
-    for kind in ("LSTM", "GRU", "RNN"):
-        losses = [m["nats"] for m in models if str(m["type"]).upper() == kind]
-        if losses:
-            mean[kind] = sum(losses) / len(losses)
-    if len(mean) < 3:
-        return Finding(claim, "cannot say", "the comparison lacks one of the three types")
-    gap = abs(mean["LSTM"] - mean["GRU"])
-    lead = mean["RNN"] - max(mean["LSTM"], mean["GRU"])
-    verdict = "holds" if lead > 0 and gap < lead else "partly" if lead > 0 else "differs"
-    return Finding(claim, verdict, f"mean losses LSTM {mean['LSTM']:.3f}, GRU {mean['GRU']:.3f}, RNN "
-                                   f"{mean['RNN']:.3f}: LSTM-GRU gap {gap:.3f}, RNN behind by {lead:+.3f}")
+    cells: dict[tuple, dict[str, float]] = {}
+    for m in models:
+        cells.setdefault((m["layers"], m["column"]), {})[str(m["type"]).upper()] = m["nats"]
+    full = {cell: loss for cell, loss in cells.items() if {"LSTM", "GRU", "RNN"} <= set(loss)}
+    if not full:
+        return Finding(claim, "cannot say", "no depth and budget has all three types")
+    ahead = [c for c, loss in full.items() if max(loss["LSTM"], loss["GRU"]) < loss["RNN"]]
+    close = [c for c in ahead if abs(full[c]["LSTM"] - full[c]["GRU"]) < full[c]["RNN"] - max(full[c]["LSTM"], full[c]["GRU"])]
+    verdict = "holds" if len(close) == len(full) else "partly" if ahead else "differs"
+    words = "; ".join(f"{layers} layer{'s' if layers != 1 else ''} {column}: LSTM {loss['LSTM']:.3f}, GRU {loss['GRU']:.3f},"
+                      f" RNN {loss['RNN']:.3f}" for (layers, column), loss in full.items())
+    return Finding(claim, verdict, f"both ahead of the RNN in {len(ahead)} of {len(full)} (closer to each other than to "
+                                   f"it in {len(close)}): {words}")
 
 
 def agreement_finding(result: dict) -> Finding:
