@@ -120,7 +120,8 @@ class TrainingDynamics(Result):
         batches = [s["batch"] for s in self.snapshots]
         for i, a in enumerate(self.against):
             colour = colormaps["viridis"](0.85 * i / max(len(self.against) - 1, 1))  # n in order, dark to light
-            label = a["name"] if a["n"] is None else f"{a['name']} (n={a['n']})"
+            label = a["name"] if a["n"] is None else f"n={a['n']}" if a["name"] == str(a["n"]) else \
+                f"{a['name']} (n={a['n']})"
             top.plot(batches, [s["kl"][a["name"]] for s in self.snapshots], marker="o", ms=3, color=colour, label=label)
             bottom.plot(batches, [s["loss_diff"][a["name"]] for s in self.snapshots], marker="o", ms=3, color=colour,
                         label=label)
