@@ -46,7 +46,8 @@ def register(subparsers) -> None:
                         help="stages run at once (default: local, the CPU count up to 8; ray: the cluster's CPUs "
                              "over --threads)")
     parser.add_argument("--threads", type=POSITIVE_COUNT,
-                        help="torch threads of each stage (default: the CPUs divided among the workers)")
+                        help="torch threads of each stage (default: local, the CPUs divided among the workers; "
+                             "ray, 1)")
     parser.add_argument("--address", help="ray: the cluster to join (default: start a local one)")
     parser.add_argument("--stage-gpus", type=float, default=0.0,
                         help="ray: GPUs each stage asks for, a fraction to share one (default: 0)")
