@@ -6,8 +6,9 @@ and the n-NN fitted by the registry exactly as ``rnnlens nnn`` / ``rnnlens
 baselines`` fit it (into ``OUT/nnn-nN/``, with ``--spec`` options over the
 defaults), each scored on the validation and test splits. Wall and CPU
 seconds per n-NN, the load average before and after, one markdown table on
-stdout and ``OUT/nnn_convergence.json``. ``OUT`` must not exist, so every
-time is from scratch.
+stdout and ``OUT.json`` beside ``OUT``. ``OUT`` must not exist, so every time
+is from scratch; afterwards ``rnnlens baselines --out OUT`` reuses its n-NN
+models for Table 2.
 
     OMP_NUM_THREADS=1 python benchmarks/nnn_convergence.py --dataset war-and-peace --out /tmp/nnn-wp
     python benchmarks/nnn_convergence.py --dataset war-and-peace --out /tmp/nnn-wp-paper --contexts 3 \\
@@ -64,7 +65,7 @@ def markdown(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="war-and-peace")
-    parser.add_argument("--out", required=True, type=Path, help="a new directory for the n-NN runs and the JSON")
+    parser.add_argument("--out", required=True, type=Path, help="a new directory for the n-NN runs (OUT.json beside)")
     parser.add_argument("--contexts", type=int, nargs="+", default=list(range(1, 10)), metavar="N")
     parser.add_argument("--spec", type=json.loads, default={}, help="n-NN options over the defaults, as JSON")
     args = parser.parse_args()
@@ -76,12 +77,13 @@ def main() -> None:
 
     corpus = load_corpus(dataset=args.dataset, data_dir=DATA_DIR)
     args.out.mkdir(parents=True)
+    record = args.out.with_name(args.out.name + ".json")
     report = {"dataset": args.dataset, "spec": args.spec, "threads": torch.get_num_threads(),
               "load_before": os.getloadavg(), "rows": []}
     for n in args.contexts:
         report["rows"].append(measure_n(corpus, n, args.spec, args.out))
         report["load_after"] = os.getloadavg()
-        (args.out / "nnn_convergence.json").write_text(json.dumps(report, indent=1))
+        record.write_text(json.dumps(report, indent=1))
     print(markdown(report["rows"]))
     print(f"torch threads {report['threads']}; load average before {report['load_before'][0]:.1f}, "
           f"after {report['load_after'][0]:.1f}")
