@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -34,3 +35,15 @@ def test_baselines_command_writes_table_2_and_reuses_its_models(wp_slice_file, t
     assert main(args) == 0  # everything is reused, same numbers
     assert capsys.readouterr().err.count("reusing") == 3
     assert list(csv.DictReader(open(out / "table2" / "table2.csv"))) == rows
+
+
+def test_an_nnn_row_trained_with_other_defaults_is_not_reused(wp_slice_file, tmp_path, capsys):
+    out = tmp_path / "table"
+    args = ["baselines", "--text", str(wp_slice_file), "--out", str(out), "--ngram", "--nnn", "1", "--hidden", "8",
+            "--epochs", "1", "--quiet"]
+    assert main([*args, "--optimizer", "rmsprop"]) == 0  # as an older rnnlens, whose default it was, trained it
+    before = (out / "nnn-n1" / "config.json").read_text()
+    capsys.readouterr()
+    assert main(args) == 1
+    assert re.search(r"nnn-n1 was trained with optimizer 'rmsprop', not 'adam'; it is not reused", capsys.readouterr().err)
+    assert (out / "nnn-n1" / "config.json").read_text() == before

@@ -14,6 +14,7 @@ from rnnlens.commands.common import Stopwatch, add_corpus_options, add_reporting
 from rnnlens.commands.training_options import add_training_options, check_record_agrees, nnn_spec, recorded_run
 from rnnlens.data.corpus import SPLITS
 from rnnlens.errors import RnnlensError
+from rnnlens.models.nnn import check_same_training, nnn_options
 from rnnlens.store.outputs import holdings
 
 
@@ -50,7 +51,8 @@ def check_table_dir(path: str) -> None:
 
 def check_reused_rows(args: argparse.Namespace, corpus, jobs) -> None:
     """The n-NN rows an earlier table left in --out are reused or continued: refuse any whose record
-    contradicts this corpus, its context, the --hidden grid or an option given now."""
+    contradicts this corpus, its context, the --hidden grid, an option given now or a default (one of an
+    older rnnlens)."""
     for job in jobs:
         where = Path(args.out) / job.name
         config = recorded_run(where) if job.kind == "nnn" else None
@@ -61,6 +63,7 @@ def check_reused_rows(args: argparse.Namespace, corpus, jobs) -> None:
             raise RnnlensError(f"--hidden {typed(args.hidden)} contradicts the recorded {typed(config['hidden_grid'])} "
                                f"of the n-NN model in {where}; it keeps its options (remove it or choose another "
                                "--out to change them)")
+        check_same_training(where, config["training"], nnn_options(job.spec))
 
 
 def run(args: argparse.Namespace) -> int:

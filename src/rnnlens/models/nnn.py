@@ -302,7 +302,7 @@ def fit(spec: dict, corpus: Corpus, out_dir: str | os.PathLike, log: Callable[[s
         device = resolve_device(opts.device)
         trainer = Trainer(WindowTask(train, val, config, opts), opts, run, KIND, run_config(config, corpus), device)
         if (run / LAST).exists():
-            check_same_training(run, opts)
+            check_same_training(run, read_config(run)["training"], opts)
             clear_stale_files(run)
             trainer.restore_last()
         if not trainer.finished():
@@ -329,14 +329,13 @@ def fit(spec: dict, corpus: Corpus, out_dir: str | os.PathLike, log: Callable[[s
 RESUMABLE_CHANGES = {"epochs", "device", "save_every", "save_every_s"}  # what a continued run may change
 
 
-def check_same_training(run: Path, options: NNNOptions) -> None:
-    """Refuse to continue the grid run in ``run`` with options (other than ``RESUMABLE_CHANGES``) that are not
-    the ones it was trained with, e.g. a run of an older rnnlens whose defaults were others."""
-    recorded = read_config(run)["training"]
+def check_same_training(where: str | os.PathLike, recorded: dict, options: NNNOptions) -> None:
+    """Refuse to reuse or continue the n-NN run in ``where``, trained with the ``recorded`` options, with
+    others (but ``RESUMABLE_CHANGES``), e.g. a run of an older rnnlens whose defaults were others."""
     for name, value in asdict(options).items():
         if name not in RESUMABLE_CHANGES and recorded.get(name) != value:
-            raise RnnlensError(f"{run} was trained with {name} {recorded.get(name)!r}, not {value!r}; it cannot be "
-                               "continued with other options: remove it or choose another output directory")
+            raise RnnlensError(f"{where} was trained with {name} {recorded.get(name)!r}, not {value!r}; it is not "
+                               "reused or continued with other options: remove it or choose another output directory")
 
 
 def run_config(config: NNNConfig, corpus: Corpus) -> dict:
