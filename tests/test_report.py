@@ -197,6 +197,11 @@ def test_brackets_and_dynamics_readings_follow_distance_and_training():
         s["kl"] = {"n1": 0.1, "n2": 0.2, "n3": 0.3}
     (order,) = read_dynamics([{"snapshots": snapshots, "against": against, "run": "r"}], context()).findings
     assert order.verdict == "holds" and order.ours == "closest n-NN over training: 1 -> 2 -> 3"
+    many = [{**snapshots[0], "batch": b} for b in range(0, 310, 10)]  # 31 snapshots: 16 shown, 0 and 300 among them
+    (table,) = read_dynamics([{"snapshots": many, "against": against, "run": "r"}], context()).tables
+    assert [row[0] for row in table.rows] == [str(b) for b in (0, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 220,
+                                                               240, 260, 280, 300)]
+    assert "(16 of 31, evenly spaced; all in dynamics.csv)" in table.caption
 
 
 def test_a_result_missing_what_its_reading_needs_says_so_instead_of_failing():

@@ -16,6 +16,7 @@ from typing import Callable
 LOSS_TOLERANCE = 0.05  # nats/char
 SHARE_TOLERANCE = 0.05  # absolute, for fractions
 LONG_CONTEXT_CHARS = set('\n"()[]{} \t')  # the characters the paper says need long context
+SHOWN_ROWS = 16  # rows of a long table on the page (a printed page holds about that many with its figure)
 
 
 @dataclass
@@ -297,16 +298,25 @@ def read_brackets(results: list[dict], ctx: Context) -> Reading:
     return reading
 
 
+def evenly(rows: list, most: int) -> list:
+    """At most ``most`` of ``rows``, evenly spaced, the first and the last among them."""
+    if len(rows) <= most:
+        return rows
+    return [rows[round(k * (len(rows) - 1) / (most - 1))] for k in range(most)]
+
+
 def read_dynamics(results: list[dict], ctx: Context) -> Reading:
     reading = Reading()
     for result in results:
         n_of = {a["name"]: a["n"] for a in result["against"]}
         snapshots = result["snapshots"]
+        shown = evenly(snapshots, SHOWN_ROWS)
+        note = "" if len(shown) == len(snapshots) else f" ({len(shown)} of {len(snapshots)}, evenly spaced; all in dynamics.csv)"
         reading.tables.append(Table(
-            f"{str(result['run']).rsplit('/', 1)[-1]}: symmetric KL (nats) to each n-NN, by snapshot",
+            f"{str(result['run']).rsplit('/', 1)[-1]}: symmetric KL (nats) to each n-NN, by snapshot{note}",
             ["batch", "epoch", "loss", *n_of, "closest"],
             [[str(s["batch"]), f"{s['epoch']:.2f}", f"{s['loss']:.3f}", *(f"{s['kl'][n]:.3f}" for n in n_of),
-              s["closest"]] for s in snapshots]))
+              s["closest"]] for s in shown]))
         order = [n_of[s["closest"]] for s in snapshots if n_of.get(s["closest"]) is not None]
         steps = [n for k, n in enumerate(order) if k == 0 or n != order[k - 1]]
         rising = all(b >= a for a, b in zip(order, order[1:]))
