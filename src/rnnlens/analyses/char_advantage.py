@@ -18,7 +18,7 @@ from typing import Mapping
 
 import numpy as np
 
-from rnnlens.analyses.error_overlap import true_probabilities
+from rnnlens.analyses.model_set import true_probabilities
 from rnnlens.analyses.result import Result
 from rnnlens.checks import COUNT
 from rnnlens.data.corpus import Vocabulary

@@ -17,7 +17,7 @@ from typing import Mapping
 
 import numpy as np
 
-from rnnlens.analyses.model_set import common_text
+from rnnlens.analyses.model_set import true_probabilities
 from rnnlens.analyses.result import Result
 from rnnlens.checks import OPEN_FRACTION
 from rnnlens.errors import RnnlensError
@@ -28,15 +28,6 @@ from rnnlens.store.predictions import Predictions
 
 THRESHOLD = 0.5
 MOST_MODELS = 12  # 2**12 - 1 = 4,095 regions; more would make a table nobody reads
-
-
-def true_probabilities(predictions: Mapping[str, Predictions], at_least: int = 1) -> tuple[dict, np.ndarray]:
-    """The text all ``predictions`` share (checked) and ``(M, N-1)`` float64 probabilities of each true next char.
-
-    Row ``i`` is the ``i``-th model of ``predictions`` (in its order).
-    """
-    text = common_text(predictions, at_least)
-    return text, np.exp(np.stack([np.asarray(p.log_probs, np.float64) for p in predictions.values()]))
 
 
 def region_counts(wrong: np.ndarray) -> np.ndarray:

@@ -1,8 +1,11 @@
-"""Several models' predictions over one text, by name: the input of every analysis that compares models."""
+"""Several models' predictions over one text, by name: the input of every analysis that compares models, checked
+to line up, and their probabilities of the true characters."""
 
 from __future__ import annotations
 
 from typing import Mapping
+
+import numpy as np
 
 from rnnlens.errors import RnnlensError
 from rnnlens.store.predictions import Predictions
@@ -23,3 +26,12 @@ def common_text(predictions: Mapping[str, Predictions], at_least: int = 1) -> di
             raise RnnlensError(f"{name} was scored on {other.text['source']} and {first_name} on "
                                f"{first.text['source']}: give predictions of one text")
     return first.text
+
+
+def true_probabilities(predictions: Mapping[str, Predictions], at_least: int = 1) -> tuple[dict, np.ndarray]:
+    """The text all ``predictions`` share (checked) and ``(M, N-1)`` float64 probabilities of each true next char.
+
+    Row ``i`` is the ``i``-th model of ``predictions`` (in its order).
+    """
+    text = common_text(predictions, at_least)
+    return text, np.exp(np.stack([np.asarray(p.log_probs, np.float64) for p in predictions.values()]))
