@@ -11,7 +11,8 @@ from rnnlens.cli import main
 from rnnlens.pipeline import plan as plan_module
 from rnnlens.pipeline.analyses import ANALYSES, TABLE2
 from rnnlens.report.build import paper_numbers
-from rnnlens.report.readings import Context, read_brackets, read_compare, read_dynamics, read_onion, read_table2
+from rnnlens.report.readings import (Context, read_brackets, read_compare, read_dynamics, read_onion,
+                                     read_saturation, read_table2)
 
 EVERY_ANALYSIS = """
 [grid]
@@ -202,6 +203,21 @@ def test_brackets_and_dynamics_readings_follow_distance_and_training():
     assert [row[0] for row in table.rows] == [str(b) for b in (0, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 220,
                                                                240, 260, 280, 300)]
     assert "(16 of 31, evenly spaced; all in dynamics.csv)" in table.caption
+
+
+def test_saturation_reading_compares_layers_and_counts_integrating_forget_gates_as_a_share():
+    def gate(layer, name, units, left, right, mostly_right):
+        return {"layer": layer, "gate": name, "units": units, "mean_left": left, "mean_right": right,
+                "mostly_left": 0, "mostly_right": mostly_right}
+    rows = [gate(1, "forget_gate", 10, .1, .1, 0), gate(1, "input_gate", 10, .1, .1, 0),
+            gate(2, "forget_gate", 40, .1, .3, 8), gate(2, "input_gate", 40, .3, .2, 0)]
+    result = {"summary": rows, "low": 0.1, "high": 0.9, "info": {"model": {"run_dir": "runs/lstm-l2"}}}
+    diffuse, integrators = read_saturation([result], context()).findings
+    assert diffuse.verdict == "holds" and "1: 0.200, 2: 0.450" in diffuse.ours  # (0.2 + 0.2) / 2, (0.4 + 0.5) / 2
+    assert integrators.verdict == "holds" and integrators.ours.startswith("8 of 40 forget-gate units of layers 2+ (20%)")
+    assert "their mean fraction above it is 0.300" in integrators.ours
+    rows[2] = gate(2, "forget_gate", 40, .1, .3, 0)
+    assert read_saturation([result], context()).findings[1].verdict == "differs"
 
 
 def test_a_result_missing_what_its_reading_needs_says_so_instead_of_failing():

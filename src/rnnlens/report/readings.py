@@ -224,10 +224,14 @@ def read_saturation(results: list[dict], ctx: Context) -> Reading:
             "mean saturated fraction per layer: " + ", ".join(f"{k}: {v:.3f}" for k, v in saturated.items())))
         forget = [r for r in rows if r["gate"] == "forget_gate" and r["layer"] != layers[0]]
         if forget:
-            count = sum(r["mostly_right"] for r in forget)
+            # the paper's claim is about some units (near-perfect integrators), not most: any such unit bears it out
+            count, units = sum(r["mostly_right"] for r in forget), sum(r["units"] for r in forget)
+            mean_right = sum(r["mean_right"] * r["units"] for r in forget) / units
             reading.findings.append(Finding(
-                f"{model}: deeper layers have forget gates right-saturated most of the time",
-                "holds" if count else "differs", f"{count} forget-gate units of layers 2+ are open on over half the steps"))
+                f"{model}: some forget-gate units of layers 2+ are right-saturated on most steps (near-perfect "
+                "integrators)", "holds" if count else "differs",
+                f"{count} of {units} forget-gate units of layers 2+ ({count / units:.0%}) are above {result['high']} "
+                f"on over half the steps; their mean fraction above it is {mean_right:.3f}"))
     return reading
 
 

@@ -372,12 +372,14 @@ class Trainer:
         SIGINT/SIGTERM (in the main thread) save a resumable checkpoint and raise ``Interrupted``.
         """
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        if not (self.out_dir / LAST).exists():
-            self.write_run_files()
-            if self.snapshot_due():  # batch 0: the initial weights
-                self.save_snapshot()
-            self.save_last()
+        # the handlers are in place before the first checkpoint exists: a signal that comes once it does is
+        # always answered with a resumable save, never with the default KeyboardInterrupt
         with stop_on_signals() as stop:
+            if not (self.out_dir / LAST).exists():
+                self.write_run_files()
+                if self.snapshot_due():  # batch 0: the initial weights
+                    self.save_snapshot()
+                self.save_last()
             while not self.finished():
                 seconds = self.run_epoch(on_iteration, show_progress, stop)
                 if not self.finish_epoch(seconds, log) or stop.is_set():
