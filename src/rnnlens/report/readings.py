@@ -372,8 +372,9 @@ def read_onion(results: list[dict], ctx: Context) -> Reading:
         verdict = "cannot say" if same else "holds" if top == "n-gram" and removed[top] else "differs"
         reading.findings.append(Finding(
             "scaling up removes mostly n-gram errors", verdict,
-            f"the big model removes {removed.get('n-gram', 0):,} of the small one's {small_ngram:,} n-gram errors; "
-            f"the most removed category is {top} ({removed[top]:,})",
+            f"the big model removes {sum(removed.values()):,} of the small one's errors, {removed.get('n-gram', 0):,} "
+            f"of them n-gram errors (of the small one's {small_ngram:,}); the most removed category is {top} "
+            f"({removed[top]:,})",
             f"paper: {scale.get('removed', 0):,} of {scale.get('of', 0):,}" if scale else ""))
     return reading
 
