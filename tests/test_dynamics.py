@@ -120,8 +120,10 @@ def trained(war_and_peace, tmp_path_factory):
 def test_dynamics_command_writes_what_it_prints_with_independently_recomputed_numbers(trained, tmp_path):
     text, runs = trained
     out = tmp_path / "dyn"
-    printed = json.loads(ok(rnnlens("dynamics", runs["run"], "--against", runs["n1"], runs["n2"], "--text", text,
-                                    "--limit", "1000", "--out", out, "--json")).out)
+    ran = ok(rnnlens("dynamics", runs["run"], "--against", runs["n1"], runs["n2"], "--text", text, "--limit", "1000",
+                     "--out", out, "--json"))
+    printed = json.loads(ran.out)
+    assert "snapshot 3/3: batch 40" in ran.err  # a line per snapshot, on stderr
     assert printed == json.loads((out / "dynamics.json").read_text())
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == \
         ["dynamics.csv", "dynamics.json", "dynamics.png", "dynamics.svg"]
@@ -145,8 +147,10 @@ def test_dynamics_command_writes_what_it_prints_with_independently_recomputed_nu
         rows = list(csv.DictReader(f))
     assert len(rows) == 3 * 2 and float(rows[5]["kl"]) == pytest.approx(printed["snapshots"][2]["kl"]["2"])
 
-    table = ok(rnnlens("dynamics", runs["run"], "--against", runs["n1"], "--names", "1-NN", "--text", text,
-                       "--limit", "1000", "--out", out)).out
+    quiet = ok(rnnlens("dynamics", runs["run"], "--against", runs["n1"], "--names", "1-NN", "--text", text,
+                       "--limit", "1000", "--out", out, "--quiet"))
+    table = quiet.out
+    assert "snapshot 1/" not in quiet.err
     assert "KL 1-NN" in table and "closest" in table  # an earlier result is replaced
     assert list(json.loads((out / "dynamics.json").read_text())["snapshots"][0]["kl"]) == ["1-NN"]
 

@@ -60,7 +60,12 @@ def test_a_killed_run_resumes_to_bit_identical_weights(war_and_peace, tmp_path):
     options = TrainOptions(epochs=3, batch_size=8, seq_length=40, save_every=5, lr_decay_after=1, seed=7)
     quiet = {"show_progress": False, "log": lambda _: None}
 
-    start_run(corpus, config, options, tmp_path / "whole").fit(**quiet)
+    trainer = start_run(corpus, config, options, tmp_path / "whole")
+    trainer.fit(**quiet)
+    # checkpoints every 5 batches inside each epoch: the speed still counts the whole epoch's characters and time
+    history, chars = read_config(tmp_path / "whole")["history"], trainer.task.num_batches() * 8 * 40
+    epoch_seconds = np.diff([0.0] + [r["elapsed_s"] for r in history])
+    assert [r["chars_per_s"] for r in history] == pytest.approx(list(chars / epoch_seconds), rel=1e-6)
 
     def kill_in_epoch_two(progress):
         if progress.epoch == 1 and progress.batch == 12:

@@ -120,7 +120,7 @@ class BaselineTable(Result):
         return figure
 
 
-def _reusable(run_dir: Path, kind: str, corpus: Corpus) -> bool:
+def finished_baseline(run_dir: Path, kind: str, corpus: Corpus) -> bool:
     """Whether ``run_dir`` already holds a finished model of ``kind`` fitted on ``corpus``."""
     if not (run_dir / CONFIG_FILE).is_file():
         return False
@@ -144,7 +144,7 @@ def build_table(corpus: Corpus, out_dir: str | os.PathLike, jobs: Sequence[Basel
     table = BaselineTable(corpus.name, split)
     for job in jobs:
         run_dir = out_dir / job.name
-        if _reusable(run_dir, job.kind, corpus):
+        if finished_baseline(run_dir, job.kind, corpus):
             log(f"{run_dir}: reusing")
             predictor = registry.load_predictor(run_dir)
         else:

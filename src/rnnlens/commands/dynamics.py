@@ -66,12 +66,15 @@ def first_chars(text: Text, limit: int) -> Text:
     return Text(text.ids[:limit], f"{text.source}, first {limit:,} characters")
 
 
-def snapshot_predictions(run_dir: str, kept: list[dict], text: Text, device: str) -> Iterator[tuple[dict, Predictions]]:
-    """Each snapshot with its (cached) predictions of ``text``, loaded one at a time."""
+def snapshot_predictions(run_dir: str, kept: list[dict], text: Text, device: str,
+                         quiet: bool = False) -> Iterator[tuple[dict, Predictions]]:
+    """Each snapshot with its (cached) predictions of ``text``, loaded one at a time; a line per snapshot
+    unless ``quiet``."""
     for i, snapshot in enumerate(kept, 1):
         predictor = load_predictor(run_dir, weights=snapshot["weights"], device=device)
         yield snapshot, predictions_for(predictor, text, distributions=True)
-        log(f"snapshot {i}/{len(kept)}: batch {snapshot['batch']}, epoch {snapshot['epoch']:.2f}")
+        if not quiet:
+            log(f"snapshot {i}/{len(kept)}: batch {snapshot['batch']}, epoch {snapshot['epoch']:.2f}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         f"against {', '.join(names)} on {text.source} ({len(text.ids):,} characters)")
     against = {name: predictions_for(p, text, distributions=True) for name, p in references.items()}
     contexts = {name: context_length(p) for name, p in references.items()}
-    result = training_dynamics(snapshot_predictions(args.run_dir, kept, text, args.device), against, contexts,
+    result = training_dynamics(snapshot_predictions(args.run_dir, kept, text, args.device, args.quiet), against,
+                               contexts,
                                run=os.path.basename(os.path.normpath(args.run_dir)))
     report(result, args, clock)
     return 0

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnlens.analyses.baseline_table import _reusable, paper_jobs
+from rnnlens.analyses.baseline_table import finished_baseline, paper_jobs
 from rnnlens.analyses.model_set import common_text
 from rnnlens.analyses.onion import (BOOSTS, ORDERS, RARE, WINDOWS, OnionOptions, OnionReport, error_onion,
                                     onion_text, scaling)
@@ -117,7 +117,7 @@ def ngram_log_probs(corpus: Corpus, text: Text, orders: list[int], ngram_dir: Pa
     found = {}
     for job in paper_jobs([order - 1 for order in orders], []):
         run_dir = ngram_dir / job.name
-        if _reusable(run_dir, job.kind, corpus):
+        if finished_baseline(run_dir, job.kind, corpus):
             predictor = DeferredNgram(run_dir)
         else:
             clock = Stopwatch()

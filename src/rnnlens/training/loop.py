@@ -292,8 +292,9 @@ class Trainer:
         return value
 
     def run_epoch(self, on_iteration: Callable | None, show_progress: bool,
-                  stop: threading.Event | None = None) -> float:
-        """Train from the current position to the end of the epoch; return its seconds.
+                  stop: threading.Event | None = None) -> tuple[float, float]:
+        """Train from the current position to the end of the epoch; return the seconds since the last
+        checkpoint (those already counted in ``elapsed_s``) and the training speed in characters per second.
 
         Checkpoints fall due by batch count and by time; when ``stop`` is set
         the run saves and raises ``Interrupted``.
@@ -304,7 +305,8 @@ class Trainer:
         self.task.start_epoch(self.model, p.epoch, fresh=p.batch == 0)
         self.model.train()
         batches = self.task.num_batches()
-        start = last_save = time.perf_counter()
+        start = last_save = began = time.perf_counter()
+        first = p.batch
         bar = tqdm(total=batches, initial=p.batch, desc=f"epoch {p.epoch + 1}/{opts.epochs}",
                    unit="batch", disable=not show_progress, leave=False, file=sys.stderr)
         for k in range(p.batch, batches):
@@ -329,9 +331,10 @@ class Trainer:
                 raise Interrupted(f"stopped in epoch {p.epoch + 1} after batch {p.batch} of {batches}; "
                                   f"{self.out_dir / LAST} holds everything to resume exactly there", stop.signum)
         bar.close()
-        return time.perf_counter() - start
+        now = time.perf_counter()
+        return now - start, (batches - first) * self.task.chars_per_batch / max(now - began, 1e-9)
 
-    def finish_epoch(self, seconds: float, log: Callable[[str], None]) -> bool:
+    def finish_epoch(self, seconds: float, chars_per_s: float, log: Callable[[str], None]) -> bool:
         """Validate, record, checkpoint and decay; return whether to go on."""
         p, opts = self.progress, self.options
         p.elapsed_s += seconds
@@ -340,7 +343,7 @@ class Trainer:
         record = {
             "epoch": p.epoch + 1, "train_loss": p.train_loss_sum / batches,
             "val_loss": val_loss, "val_bits": val_loss / math.log(2), "learning_rate": p.learning_rate,
-            "chars_per_s": batches * self.task.chars_per_batch / max(seconds, 1e-9),
+            "chars_per_s": chars_per_s,
             "elapsed_s": p.elapsed_s,
         }
         p.history.append(record)
@@ -381,8 +384,8 @@ class Trainer:
                     self.save_snapshot()
                 self.save_last()
             while not self.finished():
-                seconds = self.run_epoch(on_iteration, show_progress, stop)
-                if not self.finish_epoch(seconds, log) or stop.is_set():
+                seconds, chars_per_s = self.run_epoch(on_iteration, show_progress, stop)
+                if not self.finish_epoch(seconds, chars_per_s, log) or stop.is_set():
                     break
         if stop.is_set() and not self.finished():
             raise Interrupted(f"stopped after epoch {self.progress.epoch}; {self.out_dir / LAST} holds "
