@@ -7,7 +7,7 @@ import yaml
 
 from rnnlens.cli import main
 from rnnlens.data.corpus import load_corpus
-from rnnlens.models.ngram.arpa import unspell
+from rnnlens.data.spelling import unspell
 from rnnlens.store.runs import save_tensors, write_config
 from rnnlens.store.traces import open_trace
 from test_trace import random_model

@@ -24,7 +24,7 @@ from rnnlens.checks import COUNT
 from rnnlens.data.corpus import Vocabulary
 from rnnlens.data.texts import Text
 from rnnlens.errors import RnnlensError
-from rnnlens.models.ngram.arpa import spell
+from rnnlens.data.spelling import spell
 from rnnlens.render.figures import new_figure, save_figure
 from rnnlens.store.atomic import write_csv
 from rnnlens.store.predictions import Predictions

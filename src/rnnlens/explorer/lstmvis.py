@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 from rnnlens.errors import RnnlensError
-from rnnlens.models.ngram.arpa import spell
+from rnnlens.data.spelling import spell
 from rnnlens.models.trace import Trace, parse_layer_key
 from rnnlens.store import atomic
 from rnnlens.store.outputs import replace_directory

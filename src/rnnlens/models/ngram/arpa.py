@@ -2,14 +2,12 @@
 
 An ARPA file lists, per order, ``log10 p(w | h)``, the n-gram ``h w`` as
 space-separated tokens, and ``log10`` of its backoff weight as a context.
-Each token is one character, except those that ARPA's whitespace-separated
-format cannot hold: space, newline and tab are spelled ``<sp>``, ``<nl>`` and
-``<tab>`` by default (KenLM's and SRILM's input was written that way) and any
-other whitespace or control character as ``<U+XXXX>``. ``<s>``, ``</s>`` and
-``<unk>`` keep their usual meaning: a loaded model conditions the first
-characters on ``<s>`` like KenLM's ``query`` and gives characters it lacks
-the probability of ``<unk>``; the mass it puts on ``</s>`` is not renormalised,
-so its scores are exactly the tool's.
+Each token is one character, spelled as in ``data/spelling.py`` where ARPA's
+whitespace-separated format cannot hold it (``<sp>``, ``<nl>``, ``<tab>``,
+``<U+XXXX>``). ``<s>``, ``</s>`` and ``<unk>`` keep their usual meaning: a
+loaded model conditions the first characters on ``<s>`` like KenLM's ``query``
+and gives characters it lacks the probability of ``<unk>``; the mass it puts on
+``</s>`` is not renormalised, so its scores are exactly the tool's.
 """
 
 from __future__ import annotations
@@ -23,33 +21,13 @@ import numpy as np
 
 from rnnlens.store import atomic
 from rnnlens.data.corpus import Vocabulary
+from rnnlens.data.spelling import SPELLINGS, spell, unspell
 from rnnlens.errors import RnnlensError
 from rnnlens.models.ngram.kneser_ney import BackoffPredictor, BackoffTables
 
-SPELLINGS = {" ": "<sp>", "\n": "<nl>", "\t": "<tab>"}
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 NEVER = -99.0  # log10 probability written for tokens our models never predict
 _HEADER = re.compile(r"\\(\d+)-grams:")
-
-
-def spell(char: str, spellings: dict[str, str] = SPELLINGS) -> str:
-    """The ARPA token of a character."""
-    if char in spellings:
-        return spellings[char]
-    if char.isspace() or not char.isprintable():
-        return f"<U+{ord(char):04X}>"
-    return char
-
-
-def unspell(token: str, spellings: dict[str, str] = SPELLINGS) -> str | None:
-    """The character an ARPA token stands for, or None for a token that is not one character."""
-    reverse = {v: k for k, v in spellings.items()}
-    if token in reverse:
-        return reverse[token]
-    if len(token) == 1:
-        return token
-    match = re.fullmatch(r"<U\+([0-9A-Fa-f]{4,6})>", token)
-    return chr(int(match.group(1), 16)) if match else None
 
 
 def _token_strings(tables: BackoffTables, n: int, previous: np.ndarray | None) -> np.ndarray:
