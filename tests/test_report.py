@@ -141,6 +141,8 @@ def test_table2_reading_sets_our_20_gram_and_best_network_against_the_paper():
     assert small.verdict == "differs" and "n=1: n-NN +0.030" in small.ours and "n=2: n-NN +0.200" in small.ours
     assert best.verdict == "holds" and "lstm2 1.250 against the 20-gram's 1.300 (ahead by 0.050)" in best.ours
     assert best.paper == "paper: 1.077 against 1.195"
+    table["rows"][1] = row("n-NN", 1, 2.3999)  # 0.0001 ahead: shown as +0.000, never -0.000
+    assert "n=1: n-NN +0.000," in read_table2([table], context({"compare": [compare]})).findings[1].ours
 
 
 def model(kind: str, layers: int, nats: float, column: str = "50K") -> dict:

@@ -56,6 +56,11 @@ def num(x: float | None, digits: int = 3) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def signed(x: float, digits: int = 3) -> str:
+    """``x`` with its sign, ``+0.000`` for what rounds to zero (never ``-0.000``)."""
+    return f"{round(x, digits) + 0.0:+.{digits}f}"
+
+
 def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
@@ -66,7 +71,7 @@ def against(ours: float, paper: float | None, tolerance: float, show: Callable =
         return "cannot say", f"{show(ours)} (the paper gives no number for this corpus)"
     diff = ours - paper
     verdict = "holds" if abs(diff) <= tolerance else "differs"
-    by = f"{diff:+.3f}" if show is num else f"{100 * diff:+.1f} points"
+    by = signed(diff) if show is num else f"{100 * diff:+.1f} points"
     return verdict, f"{show(ours)} against the paper's {show(paper)} ({by})"
 
 
@@ -89,7 +94,7 @@ def read_table2(results: list[dict], ctx: Context) -> Reading:
         reading.findings.append(Finding(
             "n-gram and n-NN models of the same small n (at most 3) are close", 
             "holds" if abs(worst) <= LOSS_TOLERANCE else "differs",
-            ", ".join(f"n={n}: n-NN {g:+.3f}" for n, g in gaps.items()) + f" against the n-gram (tolerance "
+            ", ".join(f"n={n}: n-NN {signed(g)}" for n, g in gaps.items()) + f" against the n-gram (tolerance "
             f"{LOSS_TOLERANCE})"))
     best = best_model(ctx)
     if best is not None and ("n-gram", 20) in by:
@@ -140,7 +145,7 @@ def depth_finding(models: list[dict]) -> Finding:
     better = [(one, deep) for one, deep in pairs if deep["nats"] < one["nats"]]
     verdict = "holds" if len(better) == len(pairs) else "differs" if not better else "partly"
     words = "; ".join(f"{one['type']} {one['column']}: {one['nats']:.3f} -> {deep['nats']:.3f} "
-                      f"({deep['nats'] - one['nats']:+.3f})" for one, deep in pairs)
+                      f"({signed(deep['nats'] - one['nats'])})" for one, deep in pairs)
     return Finding(claim, verdict, f"deeper is better in {len(better)} of {len(pairs)}: {words}")
 
 
@@ -266,7 +271,7 @@ def read_advantage(results: list[dict], ctx: Context) -> Reading:
                                     ["char", "count", name, other, "advantage"],
                                     [[chars[c]["label"], f"{chars[c]['count']:,}", num(chars[c]["mean_prob"][name]),
                                       num(chars[c]["mean_prob"][other]),
-                                      f"{chars[c]['mean_prob'][name] - chars[c]['mean_prob'][other]:+.3f}"]
+                                      f"{signed(chars[c]['mean_prob'][name] - chars[c]['mean_prob'][other])}"]
                                      for c in top]))
     lead = [chars[c]["label"] for c in result["top"][a] if c in LONG_CONTEXT_CHARS]
     reading.findings.append(Finding(
@@ -284,7 +289,7 @@ def read_brackets(results: list[dict], ctx: Context) -> Reading:
     buckets = [b for b in result["buckets"] if b["count"]]
     rows = [[f"{b['lo']}-{b['hi']}" if b["hi"] is not None else f">{b['lo'] - 1}", f"{b['count']:,}",
              *(num(b["mean_prob"][m]) for m in result["models"]),
-             *(f"{b['mean_prob'][first] - b['mean_prob'][m]:+.3f}" if b["mean_prob"][m] is not None
+             *(f"{signed(b['mean_prob'][first] - b['mean_prob'][m])}" if b["mean_prob"][m] is not None
                and b["mean_prob"][first] is not None else "-" for m in others)] for b in buckets]
     reading = Reading([Table(f"mean probability of the closing {result['pair']!r} by distance to its opener "
                              f"({result['matched']:,} matched)", ["distance", "count", *result["models"],
@@ -298,7 +303,8 @@ def read_brackets(results: list[dict], ctx: Context) -> Reading:
             continue
         later = sum(gains[1:]) / len(gains[1:])
         reading.findings.append(Finding(claim, "holds" if later > gains[0] else "differs",
-                                        f"gain {gains[0]:+.3f} in the first bin, {later:+.3f} on average after it"))
+                                        f"gain {signed(gains[0])} in the first bin, {signed(later)} on average "
+                                        "after it"))
     return reading
 
 
