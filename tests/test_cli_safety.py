@@ -527,6 +527,7 @@ def test_help_is_plain_and_complete(name):
                 (i + 1 < len(options) and options[i + 1].startswith(" " * 8) and options[i + 1].strip())
             assert described, line
     if name == "nnn":
-        assert "dropout" not in text.lower() and "an n-NN model" in text
+        assert "an n-NN model" in text and "--dropout DROPOUT" in text
+        assert "(init, dropout masks, order of the positions)" in " ".join(text.split())
     if name == "ngram":
         assert "an n-gram model" in text

@@ -154,8 +154,10 @@ class Killed(Exception):
     pass
 
 
-def test_a_killed_grid_run_resumes_to_the_weights_of_an_uninterrupted_one(small_corpus, tmp_path):
-    spec = {"context": 3, "hidden_sizes": [16], "epochs": 3, "batch": 500, "save_every": 4, "seed": 3}
+@pytest.mark.parametrize("dropout", [0.0, 0.5])  # dropout's random masks continue exactly too
+def test_a_killed_grid_run_resumes_to_the_weights_of_an_uninterrupted_one(small_corpus, tmp_path, dropout):
+    spec = {"context": 3, "hidden_sizes": [16], "epochs": 3, "batch": 500, "save_every": 4, "seed": 3,
+            "dropout": dropout}
     fit(spec, small_corpus, tmp_path / "whole", **QUIET)
 
     def kill_in_epoch_two(progress):
@@ -187,6 +189,20 @@ def test_the_papers_optimiser_is_an_option(small_corpus, tmp_path):
     assert any(k.endswith(".square_avg") for k in tensors) and not any(k.endswith(".exp_avg") for k in tensors)
     assert meta["param_groups"][0]["alpha"] == 0.95
     assert read_config(tmp_path / "r")["training"] == asdict(NNNOptions(epochs=1, batch=1000, **paper))
+
+
+def test_dropout_trains_other_weights_is_recorded_and_is_off_when_predicting(small_corpus, tmp_path):
+    spec = {"context": 3, "hidden_sizes": [16], "epochs": 2, "batch": 500, "seed": 3}
+    plain, dropped = (fit({**spec, "dropout": p}, small_corpus, tmp_path / f"p{p}", **QUIET) for p in (0.0, 0.5))
+    assert not torch.equal(plain.model.decoder.weight, dropped.model.decoder.weight)
+    config = read_config(tmp_path / "p0.5")
+    assert config["model"]["dropout"] == 0.5 and config["training"]["dropout"] == 0.5
+    val = small_corpus.split_ids("val")
+    again = load(tmp_path / "p0.5")
+    assert np.array_equal(again.predict_log_probs(val), dropped.predict_log_probs(val))  # no random masks
+    assert evaluate(again, val).nats == pytest.approx(config["best_val_loss"], rel=1e-5)
+    with pytest.raises(RnnlensError, match="dropout"):
+        NNNOptions(dropout=1.0)
 
 
 def test_nnn_command_picks_the_best_hidden_size_and_beats_the_unigram_model(wp_slice_file, tmp_path, capsys):

@@ -25,6 +25,8 @@ HELP = {
     "seed": "random seed (init, dropout, order)", "save_every": "batches between resumable checkpoints, 0 for by time only",
     "save_every_s": "seconds between resumable checkpoints", "device": "cpu, cuda or auto: a GPU where there is one",
     "batch": "positions per update",
+    "dropout": "dropout on the n-NN's hidden layer while training, 0 for none (it regularises where the "
+               "test text is unlike the training text, as the Linux kernel's later files)",
     "optimizer": "rmsprop (the paper's) or adam",
     "min_improvement": "nats/char by which a validation loss must beat the best to count as better for "
                        "--patience and the plateau",
@@ -53,7 +55,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
                         help=f"hidden sizes to try; the best on the validation split is kept "
                              f"(default: {' '.join(map(str, HIDDEN_GRID))})")
     add_option_flags(parser, NNNOptions, NNNOptions(device="auto"),
-                     help={"seed": "random seed (init, order of the positions)"})
+                     help={"seed": "random seed (init, dropout masks, order of the positions)"})
 
 
 def given_options(args: argparse.Namespace) -> dict:
