@@ -217,7 +217,8 @@ def test_saturation_reading_compares_layers_and_counts_integrating_forget_gates_
     result = {"summary": rows, "low": 0.1, "high": 0.9, "info": {"model": {"run_dir": "runs/lstm-l2"}}}
     diffuse, integrators = read_saturation([result], context()).findings
     assert diffuse.verdict == "holds" and "1: 0.200, 2: 0.450" in diffuse.ours  # (0.2 + 0.2) / 2, (0.4 + 0.5) / 2
-    assert integrators.verdict == "holds" and integrators.ours.startswith("8 of 40 forget-gate units of layers 2+ (20%)")
+    assert integrators.verdict == "holds"
+    assert integrators.ours.startswith("8 of 40 forget-gate units of layers 2+ (20%)")
     assert "their mean fraction above it is 0.300" in integrators.ours
     rows[2] = gate(2, "forget_gate", 40, .1, .3, 0)
     assert read_saturation([result], context()).findings[1].verdict == "differs"

@@ -94,8 +94,7 @@ def run(args: argparse.Namespace) -> int:
         f"against {', '.join(names)} on {text.source} ({len(text.ids):,} characters)")
     against = {name: predictions_for(p, text, distributions=True) for name, p in references.items()}
     contexts = {name: context_length(p) for name, p in references.items()}
-    result = training_dynamics(snapshot_predictions(args.run_dir, kept, text, args.device, args.quiet), against,
-                               contexts,
-                               run=os.path.basename(os.path.normpath(args.run_dir)))
+    trained = snapshot_predictions(args.run_dir, kept, text, args.device, args.quiet)
+    result = training_dynamics(trained, against, contexts, run=os.path.basename(os.path.normpath(args.run_dir)))
     report(result, args, clock)
     return 0

@@ -58,8 +58,8 @@ def run_graph(graph: Graph, runner, job_for: Callable[[str], Job], overview: Ove
               only: set[str] | None = None) -> dict[str, StageStatus]:
     """Run every stage of ``graph`` (or of ``only``) not yet done; return each one's status."""
     # models first (they take the time, and every analysis waits for some), then the stages many others wait for
-    below = {n: (not graph.stages[n].info.get("fits"), -len(graph.downstream(n))) for n in graph.order}
-    wanted = sorted((n for n in graph.order if only is None or n in only), key=below.get)
+    priority = {n: (not graph.stages[n].info.get("fits"), -len(graph.downstream(n))) for n in graph.order}
+    wanted = sorted((n for n in graph.order if only is None or n in only), key=priority.get)
     statuses = {n: StageStatus(n, "reused") for n in wanted if graph.done(n)}
     waiting = [n for n in wanted if n not in statuses]
     running: dict[object, tuple[str, int]] = {}  # handle -> (stage, attempt)

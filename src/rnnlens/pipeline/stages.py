@@ -32,6 +32,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
 from typing import Union
@@ -179,12 +180,15 @@ class Graph:
 
     def downstream(self, name: str) -> set[str]:
         """Every stage that needs ``name``, directly or not."""
-        if not hasattr(self, "_below"):
-            self._below: dict[str, set[str]] = {}
-            for n in reversed(self.order):  # a stage's dependents come after it in the order
-                direct = {d for d in self.order if n in self.stages[d].upstream()}
-                self._below[n] = direct.union(*(self._below[d] for d in direct))
-        return self._below[name]
+        return self._dependents[name]
+
+    @cached_property
+    def _dependents(self) -> dict[str, set[str]]:
+        below: dict[str, set[str]] = {}
+        for n in reversed(self.order):  # a stage's dependents come after it in the order
+            direct = {d for d in self.order if n in self.stages[d].upstream()}
+            below[n] = direct.union(*(below[d] for d in direct))
+        return below
 
     def resolve(self, argv: tuple[Arg, ...], name: str, corpus_args: list[str]) -> list[str]:
         """``argv`` as strings: tokens replaced by paths (upstream stages must be done)."""

@@ -157,13 +157,14 @@ def family_finding(models: list[dict]) -> Finding:
     full = {cell: loss for cell, loss in cells.items() if {"LSTM", "GRU", "RNN"} <= set(loss)}
     if not full:
         return Finding(claim, "cannot say", "no depth and budget has all three types")
-    ahead = [c for c, loss in full.items() if max(loss["LSTM"], loss["GRU"]) < loss["RNN"]]
-    close = [c for c in ahead if abs(full[c]["LSTM"] - full[c]["GRU"]) < full[c]["RNN"] - max(full[c]["LSTM"], full[c]["GRU"])]
+    lead = {c: loss["RNN"] - max(loss["LSTM"], loss["GRU"]) for c, loss in full.items()}
+    ahead = [c for c in full if lead[c] > 0]
+    close = [c for c in ahead if abs(full[c]["LSTM"] - full[c]["GRU"]) < lead[c]]
     verdict = "holds" if len(close) == len(full) else "partly" if ahead else "differs"
-    words = "; ".join(f"{layers} layer{'s' if layers != 1 else ''} {column}: LSTM {loss['LSTM']:.3f}, GRU {loss['GRU']:.3f},"
-                      f" RNN {loss['RNN']:.3f}" for (layers, column), loss in full.items())
-    return Finding(claim, verdict, f"both ahead of the RNN in {len(ahead)} of {len(full)} (closer to each other than to "
-                                   f"it in {len(close)}): {words}")
+    words = "; ".join(f"{layers} layer{'s' if layers != 1 else ''} {column}: LSTM {loss['LSTM']:.3f}, "
+                      f"GRU {loss['GRU']:.3f}, RNN {loss['RNN']:.3f}" for (layers, column), loss in full.items())
+    return Finding(claim, verdict, f"both ahead of the RNN in {len(ahead)} of {len(full)} (closer to each other "
+                                   f"than to it in {len(close)}): {words}")
 
 
 def agreement_finding(result: dict) -> Finding:
@@ -271,7 +272,7 @@ def read_advantage(results: list[dict], ctx: Context) -> Reading:
                                     ["char", "count", name, other, "advantage"],
                                     [[chars[c]["label"], f"{chars[c]['count']:,}", num(chars[c]["mean_prob"][name]),
                                       num(chars[c]["mean_prob"][other]),
-                                      f"{signed(chars[c]['mean_prob'][name] - chars[c]['mean_prob'][other])}"]
+                                      signed(chars[c]['mean_prob'][name] - chars[c]['mean_prob'][other])]
                                      for c in top]))
     lead = [chars[c]["label"] for c in result["top"][a] if c in LONG_CONTEXT_CHARS]
     reading.findings.append(Finding(
@@ -289,7 +290,7 @@ def read_brackets(results: list[dict], ctx: Context) -> Reading:
     buckets = [b for b in result["buckets"] if b["count"]]
     rows = [[f"{b['lo']}-{b['hi']}" if b["hi"] is not None else f">{b['lo'] - 1}", f"{b['count']:,}",
              *(num(b["mean_prob"][m]) for m in result["models"]),
-             *(f"{signed(b['mean_prob'][first] - b['mean_prob'][m])}" if b["mean_prob"][m] is not None
+             *(signed(b['mean_prob'][first] - b['mean_prob'][m]) if b["mean_prob"][m] is not None
                and b["mean_prob"][first] is not None else "-" for m in others)] for b in buckets]
     reading = Reading([Table(f"mean probability of the closing {result['pair']!r} by distance to its opener "
                              f"({result['matched']:,} matched)", ["distance", "count", *result["models"],
@@ -321,7 +322,8 @@ def read_dynamics(results: list[dict], ctx: Context) -> Reading:
         n_of = {a["name"]: a["n"] for a in result["against"]}
         snapshots = result["snapshots"]
         shown = evenly(snapshots, SHOWN_ROWS)
-        note = "" if len(shown) == len(snapshots) else f" ({len(shown)} of {len(snapshots)}, evenly spaced; all in dynamics.csv)"
+        note = "" if len(shown) == len(snapshots) else \
+            f" ({len(shown)} of {len(snapshots)}, evenly spaced; all in dynamics.csv)"
         reading.tables.append(Table(
             f"{str(result['run']).rsplit('/', 1)[-1]}: symmetric KL (nats) to each n-NN, by snapshot{note}",
             ["batch", "epoch", "loss", *n_of, "closest"],
