@@ -199,6 +199,10 @@ def test_resume_keeps_the_recorded_corpus_split_and_options(text, tmp_path):
     refused(rnnlens("train", "--resume", "--hidden", "16", "--out", fr), "train", "--hidden 16", "recorded 8\\b")
     refused(rnnlens("train", "--resume", "--learning-rate", "0.01", "--out", fr), "train",
             "--learning-rate 0.01", "recorded 0.002")
+    recorded = config["training"]["precision"]  # what auto resolved to on this machine
+    other = "fp32" if recorded == "bf16" else "bf16"
+    refused(rnnlens("train", "--resume", "--precision", other, "--out", fr), "train",
+            f"--precision {other}", f"recorded {recorded}")
     other = tmp_path / "other.txt"
     other.write_text(text.read_text(encoding="utf-8")[:15_000], encoding="utf-8")
     refused(rnnlens("train", "--resume", "--text", other, "--out", fr), "train", "other", "F")

@@ -17,7 +17,7 @@ from rnnlens.models.rnn.fit import TrainOptions, recorded_options, resume_run, s
 from rnnlens.models.rnn.kind import model_config
 from rnnlens.models.rnn.network import MODEL_TYPES, count_parameters
 from rnnlens.store.outputs import check_model_dir
-from rnnlens.training.loop import LAST, Interrupted
+from rnnlens.training.loop import LAST, Interrupted, option_agrees
 
 MODEL_FLAGS = {"model": "model_type", "layers": "num_layers", "hidden": "hidden_size", "dropout": "dropout"}
 
@@ -56,7 +56,7 @@ def check_resume_agrees(args: argparse.Namespace) -> dict:
     given = {**given_options(args), **{MODEL_FLAGS[k]: getattr(args, k) for k in MODEL_FLAGS
                                        if getattr(args, k) is not None}}
     for name, value in given.items():
-        if name != "epochs" and recorded.get(name) != value:
+        if name != "epochs" and not option_agrees(name, value, recorded.get(name)):
             flag = "--" + next((k for k, v in MODEL_FLAGS.items() if v == name), name).replace("_", "-")
             raise RnnlensError(f"{flag} {typed(value)} contradicts the run's recorded {typed(recorded.get(name))}; "
                                "a resumed run keeps everything it recorded (only --epochs may change)")
@@ -159,8 +159,8 @@ def run(args: argparse.Namespace) -> int:
     trainer = resumed_trainer(args) if args.resume else new_trainer(args)
     if trainer is None:
         return 0
-    log(f"model: {describe_model(trainer)}, on {trainer.device}; {trainer.task.num_batches()} batches per epoch; "
-        f"seed {trainer.options.seed}")
+    log(f"model: {describe_model(trainer)}, on {trainer.device} in {trainer.options.precision}; "
+        f"{trainer.task.num_batches()} batches per epoch; seed {trainer.options.seed}")
     try:
         progress = trainer.fit(show_progress=show_progress(args), log=log)
     except Interrupted as err:

@@ -12,7 +12,7 @@ from rnnlens.data.corpus import Corpus
 from rnnlens.errors import RnnlensError
 from rnnlens.models.nnn import HIDDEN_GRID, NNNOptions
 from rnnlens.store.runs import read_config
-from rnnlens.training.loop import CHOICES, RANGES
+from rnnlens.training.loop import CHOICES, RANGES, option_agrees
 
 HELP = {
     "epochs": "passes over the training split", "batch_size": "parallel streams per batch",
@@ -34,6 +34,9 @@ HELP = {
                      "alone, 0 for every size to the end",
     "lr_schedule": "epoch (the paper's: --lr-decay every epoch after --lr-decay-after) or plateau (--lr-decay after "
                    "each epoch without a better validation loss)",
+    "precision": "of the training forward pass: fp32, bf16 (autocast: bf16 products, fp32 weights and optimiser) "
+                 "or auto (bf16 where the CPU or GPU multiplies bf16 natively and the model trains faster in it); "
+                 "a run records what auto chose",
     "snapshot_every": "keep the weights every N batches, and the initial ones, in RUN/snapshots/ for rnnlens "
                       "dynamics; 0 for none",
 }
@@ -92,7 +95,7 @@ def check_record_agrees(config: dict, where: str, args: argparse.Namespace, corp
     keeps = f"only {' and '.join(f'--{name}' for name in sorted(changeable))} may change" if changeable else \
         "remove it or choose another --out to change them"
     for name, value in given_options(args).items():
-        if name not in changeable and config["training"].get(name) != value:
+        if name not in changeable and not option_agrees(name, value, config["training"].get(name)):
             raise RnnlensError(f"--{name.replace('_', '-')} {typed(value)} contradicts the recorded "
                                f"{typed(config['training'].get(name))} of the n-NN model in {where}; it keeps its "
                                f"options ({keeps})")

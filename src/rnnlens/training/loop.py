@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
@@ -52,6 +52,7 @@ from rnnlens.errors import RnnlensError
 from rnnlens.store import atomic
 from rnnlens.store.runs import (SNAPSHOTS, load_tensors, save_tensors, snapshot_name, split_prefix, weights_path,
                                 write_config)
+from rnnlens.training.precision import PRECISIONS, autocast, resolve_precision
 
 LAST, BEST, METRICS = "last.safetensors", "best.safetensors", "metrics.jsonl"
 
@@ -75,6 +76,7 @@ class LoopOptions:
     optimizer: str = "rmsprop"  # "rmsprop" (the paper's) or "adam"
     lr_schedule: str = "epoch"  # "epoch" (the paper's: decay every epoch from lr_decay_after) or "plateau"
     min_improvement: float = 0.0  # nats/char a validation loss must gain to reset patience (and the plateau)
+    precision: str = "auto"  # of the training forward pass: fp32, bf16 (autocast) or auto (training/precision.py)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -99,7 +101,16 @@ RANGES: dict[str, Range] = {
     "forget_bias": Range(), "dropout": DROPOUT, "snapshot_every": NONNEGATIVE_COUNT,
     "select_epochs": NONNEGATIVE_COUNT, "min_improvement": NONNEGATIVE,
 }
-CHOICES: dict[str, tuple[str, ...]] = {"optimizer": ("rmsprop", "adam"), "lr_schedule": ("epoch", "plateau")}
+CHOICES: dict[str, tuple[str, ...]] = {"optimizer": ("rmsprop", "adam"), "lr_schedule": ("epoch", "plateau"),
+                                       "precision": PRECISIONS}
+
+
+def option_agrees(name: str, given, recorded) -> bool:
+    """Whether an option given to continue or reuse a run agrees with the run's record: equal, or a precision
+    of ``auto`` (a run records what auto resolved to; a run recorded before precisions existed was fp32)."""
+    if name == "precision":
+        return given == "auto" or given == (recorded or "fp32")
+    return given == recorded
 
 
 class Task(Protocol):
@@ -109,10 +120,13 @@ class Task(Protocol):
     applies the uniform init); ``start_epoch`` prepares epoch ``epoch``'s
     batches; ``batch_loss(k)`` is the mean loss of batch ``k`` as a tensor
     with a graph; ``carried()``/``restore_carried()`` save and restore what
-    a batch hands to the next (an RNN's state).
+    a batch hands to the next (an RNN's state). ``bf16_on_cpu`` says whether the kind trains faster under
+    bf16 autocast on a CPU that multiplies bf16 natively (what ``precision="auto"`` follows there; a task
+    without it is taken to gain nothing).
     """
 
     chars_per_batch: int
+    bf16_on_cpu: bool
 
     def make_model(self) -> nn.Module: ...
     def init_weights(self, model: nn.Module, scale: float) -> None: ...
@@ -208,13 +222,15 @@ class Trainer:
     """Owns one run directory: builds or restores the task's model, trains, checkpoints.
 
     ``config`` is what ``config.json`` records beside the options and the
-    history (kind, model, vocabulary, corpus...); ``on_save`` runs after
-    every checkpoint (for tests and progress reports); ``snapshot_every`` N > 0 keeps the weights every N
-    batches (see the module docstring).
+    history (kind, model, vocabulary, corpus...); ``snapshot_every`` N > 0 keeps the weights every N
+    batches (see the module docstring). ``options.precision`` ``auto`` is resolved here, and the options
+    (hence ``config.json``) hold what it resolved to, so a resumed run keeps its precision.
     """
 
     def __init__(self, task: Task, options: LoopOptions, out_dir: str | os.PathLike, kind: str, config: dict,
                  device: torch.device, snapshot_every: int = 0) -> None:
+        options = replace(options, precision=resolve_precision(options.precision, device,
+                                                                   getattr(task, "bf16_on_cpu", False)))
         self.task, self.options, self.out_dir, self.kind = task, options, Path(out_dir), kind
         self.snapshot_every = snapshot_every
         self.device = device
@@ -277,7 +293,8 @@ class Trainer:
 
     # --- training ----------------------------------------------------------
     def train_step(self, k: int) -> float:
-        loss = self.task.batch_loss(self.model, k)
+        with autocast(self.options.precision, self.device):
+            loss = self.task.batch_loss(self.model, k)
         value = loss.item()
         if not math.isfinite(value):
             raise RnnlensError(
