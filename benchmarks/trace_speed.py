@@ -12,15 +12,16 @@ on them) and prints, side by side:
   shorter slice and scaled to the full length, as printed).
 
     RNNLENS_DATA=../shared/data .venv/bin/python benchmarks/trace_speed.py
+    RNNLENS_DATA=../shared/data .venv/bin/python benchmarks/trace_speed.py --smoke  # seconds: tiny sizes
 
 The plain forward and the naive loop use ``--threads`` intra-op threads
-(default 1). The trace uses its default gate workers (one per core beside
-the kernel's, see ``rnnlens.trace.gate_pool``) or ``--workers N``; with
-workers the plain forward is also timed on ``1 + workers`` intra-op
-threads and the ratio to that is printed as well (the plain forward then
-gets every core the trace uses). The CPU-time ratio (all threads) is
-printed too. The memory the trace fills is touched once before timing
-(see the comment).
+(default 1). The trace runs as rnnlens does by default: each layer's kernel,
+each layer's gates and the decoder on threads of their own where the CPU has
+more than one core (``--workers 0``: all in one thread; see
+``rnnlens.models.rnn.stages``); with threads the plain forward is also
+timed on every core and the ratio to that is printed as well. The CPU-time
+ratio (all threads) is printed too. The memory the trace fills is touched
+once before timing (see the comment).
 """
 
 from __future__ import annotations
@@ -53,9 +54,16 @@ def main() -> None:
     parser.add_argument("--naive-chars", type=int, default=5_000, help="characters the naive loop really runs")
     parser.add_argument("--repeats", type=int, default=2, help="runs of ours and plain, alternated; the best counts")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
-    parser.add_argument("--workers", type=int, help="trace worker threads for the gates (0: none; default: as rnnlens trace)")
+    parser.add_argument("--workers", type=int, help="0: the trace in one thread; 1: its stages on threads "
+                                                    "(default: as rnnlens trace)")
     parser.add_argument("--data-dir", default=os.environ.get("RNNLENS_DATA"))
+    parser.add_argument("--no-wide", action="store_true", help="skip the plain forward on every core (on a busy "
+                                                             "machine its OpenMP team can take minutes)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (3,000 characters, a 20K-parameter LSTM): "
+                                                           "checks that the benchmark runs, in seconds")
     args = parser.parse_args()
+    if args.smoke:
+        args.chars, args.params, args.naive_chars, args.repeats = 3_000, 20_000, 200, 1
     torch.set_num_threads(args.threads)
     if args.workers is None:
         args.workers = default_workers(torch.device("cpu"))
@@ -70,7 +78,8 @@ def main() -> None:
     model.eval()
     print(f"{len(ids):,} characters of War and Peace; {args.layers}-layer LSTM, hidden {hidden}, "
           f"{count_parameters('lstm', args.layers, vocab, hidden):,} parameters; "
-          f"{torch.get_num_threads()} torch thread(s), {args.workers} trace worker(s); torch {torch.__version__}")
+          f"{torch.get_num_threads()} torch thread(s), trace stages {'on threads' if args.workers else 'in one thread'}; "
+          f"torch {torch.__version__}")
 
     tokens = torch.as_tensor(ids[:-1])
 
@@ -87,7 +96,10 @@ def main() -> None:
     warm = [np.ones((len(ids), hidden), np.float32) for _ in range(6 * args.layers + 1)]
     del warm
 
-    wide = 1 + args.workers if args.workers else args.threads  # the cores the trace uses
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    # the cores the trace uses; not in a smoke run, where an OpenMP team's barrier at every one of the tiny
+    # steps waits for a thread the OS lent to another process (17 s instead of 0.02 s on a busy machine)
+    wide = cores if args.workers and not (args.smoke or args.no_wide) else args.threads
 
     def plain_wide():
         torch.set_num_threads(wide)
@@ -129,7 +141,7 @@ def main() -> None:
           f"{plain_cpu:.2f} s CPU)")
     print(f"naive nn.LSTMCell loop:        {naive_time:8.2f} s  (ran {steps:,} steps, scaled to {len(ids) - 1:,})")
     print(f"ratio ours / plain (both {args.threads} intra-op thread(s)): {best_ours / best_plain:.2f} wall-clock "
-          f"(bar: 1.5), {ours_cpu / plain_cpu:.2f} CPU time; naive / ours: {naive_time / best_ours:.1f}")
+          f"(bar: 1.2), {ours_cpu / plain_cpu:.2f} CPU time; naive / ours: {naive_time / best_ours:.1f}")
     if wide_times:
         best_wide = min(wide_times)[0]
         print(f"plain on {wide} threads:            {best_wide:8.2f} s; ratio ours / that: {best_ours / best_wide:.2f} "

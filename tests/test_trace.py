@@ -14,6 +14,7 @@ from rnnlens.analyses.evaluation import evaluate
 from rnnlens.models.rnn.network import CharRNN, ModelConfig
 from rnnlens.data.texts import Text
 from rnnlens.models.registry import load_predictor as load_rnn
+from rnnlens.models.rnn.stages import Stage, run_stages
 from rnnlens.models.rnn.trace import QUANTITIES, compute_trace, layer_key, linear_recurrence, trace_keys
 from rnnlens.store import traces as trace_store
 from rnnlens.store.traces import IncompleteTrace, ensure_trace, open_trace, write_trace
@@ -96,6 +97,36 @@ def test_gates_rebuild_the_states_by_the_torch_equations(wp_ids, model_type):
             assert np.abs(rebuilt_h - hidden[k]).max() < TOLERANCE
             saturated = q["update_gate"]
         assert saturated.min() < 0.2 and saturated.max() > 0.8  # gates really vary
+
+
+@pytest.mark.parametrize("model_type, keys", [("lstm", {"layer2.cell"}), ("lstm", {"layer1.output_gate", "prob"}),
+                                              ("gru", {"layer2.candidate"}), ("gru", {"layer1.update_gate"})])
+def test_a_trace_of_some_keys_equals_the_full_trace_on_those_keys(wp_ids, model_type, keys):
+    vocab, ids = wp_ids
+    model = random_model(model_type, 2, len(vocab), seed=3)
+    full = compute_trace(model, ids, chunk=64, workers=0)
+    for workers in (0, 1):
+        some = compute_trace(model, ids, keys=keys, chunk=64, workers=workers)
+        assert set(some) == keys
+        for key in keys:
+            assert np.abs(some[key] - full[key]).max() < TOLERANCE
+
+
+def test_stages_keep_the_order_and_hand_a_threads_error_to_the_caller():
+    seen = []
+    tail = Stage(seen.append)
+    run_stages(Stage(lambda x: x * 10, [tail]), range(50), threaded=True)
+    assert seen == [x * 10 for x in range(50)]
+
+    def fail_at_7(x):
+        if x == 7:
+            raise ValueError("item 7")
+        return x
+
+    after = []
+    with pytest.raises(ValueError, match="item 7"):
+        run_stages(Stage(fail_at_7, [Stage(after.append)]), range(1000), threaded=True)
+    assert after == list(range(len(after))) and len(after) <= 7  # the stages stop at the first error
 
 
 def test_linear_recurrence_equals_the_sequential_loop_even_with_vanishing_gates():

@@ -19,23 +19,25 @@ Keys, all ``float32``, ``(N-1, units)`` unless said otherwise:
 
 How it is computed: the fused kernel (``nn.LSTM`` ...) runs one layer at a
 time over chunks of the text with its state carried, which gives every h_t
-exactly as training and ``evaluate`` see it. Given h_{t-1} for all t, all
-gates of a chunk follow from one batched matrix product (torch's gate order:
-LSTM i, f, g, o; GRU r, z, n with n = tanh(W_in x + b_in + r * (W_hn h +
-b_hn))). The LSTM cell is then the element-wise linear recurrence
-c_t = f_t c_{t-1} + i_t g_t, solved by ``linear_recurrence`` without a
-Python loop over every step; the chunk's first c comes from the fused
-kernel's carried state. On a CPU with more than one core the gate work runs
-on worker threads while the kernel reads the next chunk (see ``gate_pool``).
+exactly as training and ``evaluate`` see it. Given h_{t-1} for all t, each
+gate of a chunk follows from batched matrix products written straight into
+its output array (torch's gate order: LSTM i, f, g, o; GRU r, z, n with
+n = tanh(W_in x + b_in + r * (W_hn h + b_hn))). The LSTM cell is then the
+element-wise linear recurrence c_t = f_t c_{t-1} + i_t g_t, solved by
+``linear_recurrence`` without a Python loop over every step; the chunk's
+first c comes from the fused kernel's carried state. Each layer's kernel,
+each layer's gates and the decoder are stages (``stages.py``); on a CPU
+with more than one core each runs on a thread of its own, so layer 2 reads
+chunk j while layer 1 reads chunk j+1 and the gates of earlier chunks are
+computed beside them.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -44,6 +46,7 @@ from torch import nn
 
 from rnnlens.errors import RnnlensError
 from rnnlens.models.rnn.network import CharRNN, ModelConfig
+from rnnlens.models.rnn.stages import Stage, run_stages
 from rnnlens.models.trace import layer_key, plain_page_array
 
 QUANTITIES = {
@@ -53,7 +56,6 @@ QUANTITIES = {
 }
 GATES = {"rnn": (), "lstm": ("input_gate", "forget_gate", "output_gate"), "gru": ("update_gate", "reset_gate")}
 CHUNK = 4096  # time steps per fused-kernel call; the state carries across chunks
-MAX_WORKERS = 4  # gate threads; the gate work of a chunk takes about as long as the kernel's reading of it
 
 Allocator = Callable[[str, tuple, np.dtype], np.ndarray]
 
@@ -101,34 +103,14 @@ def linear_recurrence(a: np.ndarray, b: np.ndarray, initial: np.ndarray, segment
 
 
 def default_workers(device: torch.device) -> int:
-    """Gate worker threads for a trace on ``device``: the cores beside the kernel's on a CPU, none on a GPU."""
+    """1 where a trace's stages on ``device`` run on threads of their own (a CPU with another core), else 0.
+
+    On a GPU the kernels are asynchronous already; on one core threads only add switching.
+    """
     if device.type != "cpu":
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(0, min(MAX_WORKERS, cores - 1))
-
-
-@contextmanager
-def gate_pool(workers: int) -> Iterator[ThreadPoolExecutor | None]:
-    """A pool of ``workers`` threads for gate work (None for 0), with torch on one intra-op thread meanwhile.
-
-    The fused kernel's recurrence gains little from intra-op threads (34 s
-    on one, 25 s on two for the benchmark's 300K steps) while the gate work
-    of different chunks and layers is independent, so one thread per core
-    serves better; and intra-op teams beside busy workers oversubscribe the
-    cores (a trace three times slower).
-    """
-    if workers == 0:
-        yield None
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    pool = ThreadPoolExecutor(max_workers=workers)
-    try:
-        yield pool
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        torch.set_num_threads(threads)
+    return int(cores > 1)
 
 
 def _single_layers(rnn: nn.RNNBase) -> list[nn.RNNBase]:
@@ -144,67 +126,113 @@ def _single_layers(rnn: nn.RNNBase) -> list[nn.RNNBase]:
     return layers
 
 
-def _projections(rnn: nn.RNNBase, k: int, x: torch.Tensor, ids: torch.Tensor | None,
-                 prev_h: torch.Tensor, together: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Gate pre-activations of layer ``k`` (from 0): ``(input part, recurrent part)``, each ``(n, blocks*H)``.
+@dataclass(frozen=True)
+class _GateWeights:
+    """One layer's weights cut per gate block (torch's order), transposed for products from the right.
 
-    With ``together`` the recurrent part is added into the input part
-    (returned as ``(sum, None)``). The first layer's one-hot input makes its
-    input part a column lookup, which is exact: a product with a one-hot
-    vector adds only zeros.
+    ``ih[b]`` ``(inputs, H)``, ``hh[b]`` ``(H, H)``; biases ``(H,)`` per block
+    (``bias_ih``, ``bias_hh`` and their sum ``bias``, added once where a gate
+    sums both parts), None in a model without biases.
+    Cut this way every block's pre-activation is one contiguous ``(n, H)``
+    product, written straight into its output array: activations on a
+    strided quarter of an ``(n, 4H)`` product took 3-4 times longer.
     """
-    weight = lambda name: getattr(rnn, f"{name}_l{k}")
-    bias_ih = weight("bias_ih") if rnn.bias else None
-    bias_hh = weight("bias_hh") if rnn.bias else None
-    if ids is not None:
-        inputs = F.embedding(ids, weight("weight_ih").t())
-        if bias_ih is not None:
-            inputs += bias_ih
-    else:
-        inputs = F.linear(x, weight("weight_ih"), bias_ih)
-    if together:
-        if bias_hh is not None:
-            inputs += bias_hh
-        return inputs.addmm_(prev_h, weight("weight_hh").t()), None
-    return inputs, F.linear(prev_h, weight("weight_hh"), bias_hh)
+
+    ih: list[torch.Tensor]
+    hh: list[torch.Tensor]
+    bias_ih: list[torch.Tensor | None]
+    bias_hh: list[torch.Tensor | None]
+    bias: list[torch.Tensor | None]
+
+    @classmethod
+    def of(cls, rnn: nn.RNNBase, k: int) -> _GateWeights:
+        cut = lambda name: list(getattr(rnn, f"{name}_l{k}").detach().split(rnn.hidden_size))
+        ih, hh = ([w.t().contiguous() for w in cut(name)] for name in ("weight_ih", "weight_hh"))
+        if not rnn.bias:
+            return cls(ih, hh, *[[None] * len(ih)] * 3)
+        bias_ih, bias_hh = cut("bias_ih"), cut("bias_hh")
+        return cls(ih, hh, bias_ih, bias_hh, [a + b for a, b in zip(bias_ih, bias_hh)])
+
+    def input_part(self, block: int, x: torch.Tensor | None, ids: torch.Tensor | None, bias: torch.Tensor | None,
+                   into: torch.Tensor) -> None:
+        """``into = x W_ih^T + bias`` for ``block``; with ``ids`` (one-hot input) a row lookup, which is exact."""
+        if ids is not None:
+            torch.index_select(self.ih[block], 0, ids, out=into)
+            if bias is not None:
+                into += bias
+        elif bias is not None:
+            torch.addmm(bias, x, self.ih[block], out=into)
+        else:
+            torch.mm(x, self.ih[block], out=into)
+
+    def add_recurrent_part(self, block: int, prev_h: torch.Tensor, h: torch.Tensor, into: torch.Tensor) -> None:
+        """``into += h_{t-1} W_hh^T`` for ``block``, where ``h_{t-1}`` is ``prev_h`` and then ``h[:-1]``."""
+        into[:1].addmm_(prev_h[None], self.hh[block])
+        into[1:].addmm_(h[:-1], self.hh[block])
 
 
-def _layer_quantities(model_type: str, rnn: nn.RNNBase, k: int, x, ids, prev_h, h, prev_c,
-                      out: dict[str, np.ndarray]) -> None:
-    """Compute the gates (and the LSTM cell) of layer ``k`` over one chunk into ``out``.
+@dataclass
+class _Chunk:
+    """One chunk of the text as it passes a layer: ``ids`` from ``start``, the layer's input (None for
+    layer 1, whose input is ``ids``), its ``h`` from the kernel and the state ``(prev_h, prev_c)`` before it."""
+
+    start: int
+    ids: torch.Tensor
+    input: torch.Tensor | None = None
+    h: torch.Tensor | None = None
+    prev_h: torch.Tensor | None = None
+    prev_c: torch.Tensor | None = None
+
+
+def _layer_quantities(model_type: str, weights: _GateWeights, chunk: _Chunk, out: dict[str, np.ndarray]) -> None:
+    """Compute the gates (and the LSTM cell) of one layer over one chunk into ``out``.
 
     ``out`` maps the wanted gate quantities (not ``hidden``, which the kernel
     gives) to ``(n, H)`` float32 arrays (slices of the trace); on the CPU the
-    activations are written straight into them.
+    products and activations are written straight into them. Gates nobody
+    wants are not computed (the cell needs i, f, g).
     """
-    size = rnn.hidden_size
-    on_cpu = h.device.type == "cpu" and h.dtype == torch.float32
+    h, prev_h, ids = chunk.h, chunk.prev_h, chunk.ids if chunk.input is None else None
+    direct = h.device.type == "cpu" and h.dtype == torch.float32
 
-    def activate(function, preactivation, name):
-        """``function(preactivation)``, written into ``out[name]`` when wanted."""
-        if name in out and on_cpu:
-            return function(preactivation, out=torch.from_numpy(out[name]))
-        value = function(preactivation)
-        if name in out:
-            out[name][...] = value.float().cpu().numpy()
-        return value
+    def buffer(name: str) -> torch.Tensor:
+        return torch.from_numpy(out[name]) if name in out and direct else torch.empty_like(h)
+
+    def gate(name: str, block: int, function) -> torch.Tensor:
+        """The activated gate ``block`` (input and recurrent parts summed), stored in ``out[name]`` if wanted."""
+        into = buffer(name)
+        weights.input_part(block, chunk.input, ids, weights.bias[block], into)
+        weights.add_recurrent_part(block, prev_h, h, into)
+        return _store(function(into, out=into), name, out, direct)
 
     if model_type == "lstm":
-        z, _ = _projections(rnn, k, x, ids, prev_h, together=True)
-        i = activate(torch.sigmoid, z[:, :size], "input_gate")
-        f = activate(torch.sigmoid, z[:, size:2 * size], "forget_gate")
-        g = activate(torch.tanh, z[:, 2 * size:3 * size], "candidate")
-        activate(torch.sigmoid, z[:, 3 * size:], "output_gate")
+        blocks = {"input_gate": (0, torch.sigmoid), "forget_gate": (1, torch.sigmoid),
+                  "candidate": (2, torch.tanh), "output_gate": (3, torch.sigmoid)}
+        needed = set(out) | ({"input_gate", "forget_gate", "candidate"} if "cell" in out else set())
+        value = {name: gate(name, *blocks[name]) for name in blocks if name in needed}
         if "cell" in out:
-            linear_recurrence(f.float().cpu().numpy(), (i * g).float().cpu().numpy(),
-                              prev_c.float().cpu().numpy(), out=out["cell"])
+            inflow = (value["input_gate"] * value["candidate"]).float().cpu().numpy()
+            linear_recurrence(value["forget_gate"].float().cpu().numpy(), inflow,
+                              chunk.prev_c.float().cpu().numpy(), out=out["cell"])
     elif model_type == "gru":
-        inputs, recurrent = _projections(rnn, k, x, ids, prev_h, together=False)
-        x_r, x_z, x_n = inputs.chunk(3, dim=1)
-        h_r, h_z, h_n = recurrent.chunk(3, dim=1)
-        r = activate(torch.sigmoid, x_r + h_r, "reset_gate")
-        activate(torch.sigmoid, x_z + h_z, "update_gate")
-        activate(torch.tanh, x_n + r * h_n, "candidate")
+        reset = gate("reset_gate", 0, torch.sigmoid) if {"reset_gate", "candidate"} & set(out) else None
+        if "update_gate" in out:
+            gate("update_gate", 1, torch.sigmoid)
+        if "candidate" in out:
+            into, recurrent = buffer("candidate"), torch.zeros_like(h)
+            weights.input_part(2, chunk.input, ids, weights.bias_ih[2], into)
+            if weights.bias_hh[2] is not None:
+                recurrent += weights.bias_hh[2]
+            weights.add_recurrent_part(2, prev_h, h, recurrent)
+            into.addcmul_(reset, recurrent)
+            _store(torch.tanh(into, out=into), "candidate", out, direct)
+
+
+def _store(value: torch.Tensor, name: str, out: dict[str, np.ndarray], direct: bool) -> torch.Tensor:
+    """``value``, copied into ``out[name]`` when wanted and not computed there already."""
+    if name in out and not direct:
+        out[name][...] = value.float().cpu().numpy()
+    return value
 
 
 @torch.no_grad()
@@ -216,8 +244,10 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
     ``keys`` limits what is kept (default: every key of ``trace_keys``);
     ``allocate(key, shape, dtype)`` makes each output array (default
     ``plain_page_array``; ``trace_store`` passes memory-mapped ``.npy`` files).
-    ``workers`` threads compute gates while the fused kernel moves on
-    (0: all in this thread; default ``default_workers``; see ``gate_pool``).
+    The work is a tree of stages (``stages.run_stages``): each layer's kernel,
+    each layer's gates, the decoder. ``workers`` 0 runs them all in this
+    thread; otherwise each runs on a thread of its own (default
+    ``default_workers``).
     """
     config = model.config
     model_type, num_layers = config.model_type, config.num_layers
@@ -228,63 +258,74 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
         raise RnnlensError(f"a {model_type} trace has no {', '.join(sorted(unknown))}; keys are {', '.join(all_keys)}")
     ids = np.asarray(ids, dtype=np.int64)
     positions = max(len(ids) - 1, 0)
-    hidden, vocab = config.hidden_size, config.vocab_size
     arrays = _allocate_arrays([key for key in all_keys if key in wanted_keys], positions, config,
                               allocate or (lambda key, shape, dtype: plain_page_array(shape, dtype)))
-    # per layer: the quantities the workers compute (all but h, which the kernel gives)
-    gates = [{q for q in QUANTITIES[model_type] if q != "hidden" and layer_key(k + 1, q) in wanted_keys}
-             for k in range(num_layers)]
-
-    rnn = model.rnn
-    device, dtype = model.decoder.weight.device, model.decoder.weight.dtype
-    layers = _single_layers(rnn)
+    device = model.decoder.weight.device
     tokens = torch.as_tensor(ids, device=device)
-    state = [None] * num_layers
-    zeros = torch.zeros(hidden, device=device, dtype=dtype)
+    workers = default_workers(device) if workers is None else workers
+    with _progress_bar(positions, progress) as bar:
+        kernels = [_kernel_stage(model, k, layer, arrays) for k, layer in enumerate(_single_layers(model.rnn))]
+        for k, kernel in enumerate(kernels):
+            gates = {q: arrays[layer_key(k + 1, q)] for q in QUANTITIES[model_type]
+                     if q != "hidden" and layer_key(k + 1, q) in arrays}
+            if gates:
+                kernel.then.append(_gate_stage(model_type, _GateWeights.of(model.rnn, k), gates))
+            if k + 1 < num_layers:
+                kernel.then.append(kernels[k + 1])
+        kernels[-1].then.append(_decode_stage(model, tokens, arrays, bar))
+        chunks = (_Chunk(start, tokens[start:min(start + chunk, positions)]) for start in range(0, positions, chunk))
+        run_stages(kernels[0], chunks, threaded=bool(workers))
+    return arrays
 
-    @torch.no_grad()  # grad mode is per thread, and this runs on the workers
-    def finish(start, k, x, chunk_ids, prev_h, h, prev_c):
-        """Gate work of layer ``k`` on positions ``start:start+len(h)``: compute and store."""
-        out = {name: arrays[layer_key(k + 1, name)][start:start + len(h)] for name in gates[k]}
-        _layer_quantities(model_type, rnn, k, x, chunk_ids, prev_h, h, prev_c, out)
+
+def _kernel_stage(model: CharRNN, k: int, layer: nn.RNNBase, arrays: dict[str, np.ndarray]) -> Stage:
+    """Layer ``k`` (from 0) read by its fused kernel, chunk after chunk with the state carried; stores h."""
+    config = model.config
+    zeros = torch.zeros(config.hidden_size, device=layer.weight_hh_l0.device, dtype=layer.weight_hh_l0.dtype)
+    hidden = arrays.get(layer_key(k + 1, "hidden"))
+    state = None
+
+    @torch.no_grad()  # grad mode is per thread, and this may run on a stage thread
+    def read(below: _Chunk) -> _Chunk:
+        nonlocal state
+        x = F.one_hot(below.ids, config.vocab_size).to(zeros.dtype) if k == 0 else below.h
+        prev_h, prev_c = _carried(state, config.model_type, zeros)
+        h, state = layer(x[None], state)
+        h = h[0]
+        if hidden is not None:
+            hidden[below.start:below.start + len(h)] = h.float().cpu().numpy()
+        return _Chunk(below.start, below.ids, None if k == 0 else x, h, prev_h, prev_c)
+
+    return Stage(read)
+
+
+def _gate_stage(model_type: str, weights: _GateWeights, gates: dict[str, np.ndarray]) -> Stage:
+    """The gates (and cell) of one layer, chunk by chunk, into the trace's arrays ``gates`` by quantity."""
 
     @torch.no_grad()
-    def decode(start, h, targets):
-        log_probs = torch.log_softmax(model.decoder(h).float(), dim=-1)
-        if "prob" in arrays:
-            arrays["prob"][start:start + len(h)] = log_probs.gather(1, targets[:, None])[:, 0].exp().cpu().numpy()
-        if "distribution" in arrays:
-            arrays["distribution"][start:start + len(h)] = log_probs.exp().cpu().numpy()
+    def compute(chunk: _Chunk) -> None:
+        _layer_quantities(model_type, weights, chunk,
+                          {name: array[chunk.start:chunk.start + len(chunk.h)] for name, array in gates.items()})
 
-    pending = []  # futures of the gate work still running on the workers
+    return Stage(compute)
 
-    def submit(function, *args):
-        if pool is None:
-            function(*args)
-        else:
-            pending.append(pool.submit(function, *args))
-            while len(pending) > 4 * (num_layers + 1):  # a few chunks in flight keep memory bounded
-                pending.pop(0).result()
-    with gate_pool(default_workers(device) if workers is None else workers) as pool, \
-            _progress_bar(positions, progress) as bar:
-        for start in range(0, positions, chunk):
-            chunk_ids = tokens[start:min(start + chunk, positions)]
-            x = F.one_hot(chunk_ids, vocab).to(dtype)
-            for k, layer in enumerate(layers):
-                prev_h, prev_c = _carried(state[k], model_type, zeros)
-                h, state[k] = layer(x[None], state[k])
-                h = h[0]
-                if layer_key(k + 1, "hidden") in arrays:  # what the kernel gives is stored here
-                    arrays[layer_key(k + 1, "hidden")][start:start + len(h)] = h.float().cpu().numpy()
-                if gates[k]:
-                    prev_hs = torch.cat([prev_h[None], h[:-1]])
-                    submit(finish, start, k, x, chunk_ids if k == 0 else None, prev_hs, h, prev_c)
-                x = h
-            decode(start, x, tokens[start + 1:start + 1 + len(x)])
-            bar.update(len(chunk_ids))
-        for future in pending:
-            future.result()
-    return arrays
+
+def _decode_stage(model: CharRNN, tokens: torch.Tensor, arrays: dict[str, np.ndarray], bar) -> Stage:
+    """The decoder over the top layer's h: the probability of each next character (and the distribution)."""
+
+    @torch.no_grad()
+    def decode(top: _Chunk) -> None:
+        rows = slice(top.start, top.start + len(top.h))
+        if "prob" in arrays or "distribution" in arrays:
+            log_probs = torch.log_softmax(model.decoder(top.h).float(), dim=-1)
+            if "prob" in arrays:
+                targets = tokens[rows.start + 1:rows.stop + 1]
+                arrays["prob"][rows] = log_probs.gather(1, targets[:, None])[:, 0].exp().cpu().numpy()
+            if "distribution" in arrays:
+                arrays["distribution"][rows] = log_probs.exp().cpu().numpy()
+        bar.update(len(top.h))
+
+    return Stage(decode)
 
 
 def _allocate_arrays(keys: list[str], positions: int, config: ModelConfig, allocate: Allocator) -> dict[str, np.ndarray]:
