@@ -2,15 +2,19 @@
 
 Every artifact (checkpoint, config, trace, result) goes through these helpers,
 so a run killed at any moment never leaves a half-written file that a re-run
-would take as valid.
+would take as valid. A directory written whole (``atomic_directory``) is
+locked while it is written; what a killed write left beside the output is
+removed by the next write of the same output, while a live write is not.
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -80,16 +84,59 @@ def read_json(path: str | os.PathLike, error: type[Exception], advice: str) -> A
         raise error(f"{path}: unreadable JSON ({err}); {advice}") from None
 
 
+def _lock(directory: Path, wait: bool) -> int | None:
+    """An exclusive ``flock`` on ``directory``: its descriptor (closing it releases the lock, as the death of
+    the process does), or None where the directory is gone, another holds the lock or the file system has no
+    such locks (then nothing is ever taken as stale)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove the temporaries ``atomic_directory`` made for ``path`` (``.NAME.XXXXXXXX.tmp``, ``tempfile``'s
+    eight characters) whose writer is gone (no lock on them): a killed write's leftovers, never a live one."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
+    for stale in path.parent.iterdir():
+        if pattern.fullmatch(stale.name) and stale.is_dir() and (fd := _lock(stale, wait=False)) is not None:
+            shutil.rmtree(stale, ignore_errors=True)
+            os.close(fd)
+
+
+def _locked_temporary(path: Path) -> tuple[Path, int | None]:
+    """A fresh temporary directory beside ``path`` and the lock held on it while it is written.
+
+    Another write's clean-up may take the lock between ``mkdtemp`` and ours, and then removes the directory:
+    once the lock is ours, the directory is ours, so a removed one is made again.
+    """
+    while True:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        fd = _lock(tmp, wait=True)
+        if tmp.is_dir():
+            return tmp, fd
+        if fd is not None:
+            os.close(fd)
+
+
 @contextmanager
 def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``path`` whole on success.
 
     Used for multi-file artifacts (traces, results): readers see either no
-    directory, or a complete one.
+    directory, or a complete one. The temporaries a killed write of ``path``
+    left are removed first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    _remove_stale_temporaries(path)
+    tmp, lock = _locked_temporary(path)
     _honour_umask(tmp, 0o777)
     try:
         yield tmp
@@ -99,3 +146,6 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)
