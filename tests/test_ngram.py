@@ -205,3 +205,29 @@ def test_a_saved_model_finds_its_corpus_where_it_was_estimated_before_rnnlens_da
     assert registry.load_predictor(tmp_path / "bigram").tables.order == 2
     with pytest.raises(RnnlensError, match="one set of counts"):
         registry.load_predictor(tmp_path / "bigram", weights="last")  # an option it cannot honour is an error
+
+
+def test_the_same_ngram_estimated_twice_has_one_identity_and_another_order_or_corpus_another(war_and_peace,
+                                                                                              tmp_path):
+    from rnnlens.models import registry
+    from rnnlens.store.runs import read_config, write_config
+
+    texts = {name: tmp_path / f"{name}.txt" for name in ("text", "copy", "other")}
+    texts["text"].write_text(war_and_peace[:20_000], encoding="utf-8")
+    texts["copy"].write_text(war_and_peace[:20_000], encoding="utf-8")  # the same text read from another path
+    texts["other"].write_text(war_and_peace[20_000:40_000], encoding="utf-8")
+
+    def estimated(name, order, text):
+        return registry.fit("ngram", {"order": order}, load_corpus(text=texts[text]), tmp_path / name,
+                            log=lambda _: None)
+
+    first = estimated("first", 3, "text")
+    estimated("again", 3, "copy")
+    config = read_config(tmp_path / "again")
+    write_config(tmp_path / "again", "ngram", {**config, "estimate_s": config["estimate_s"] + 1.0})  # took longer
+    assert read_config(tmp_path / "first") != read_config(tmp_path / "again")  # the time and the corpus's path
+    loaded = [registry.load_predictor(tmp_path / name).identity for name in ("first", "again")]
+    assert loaded[0]["sha256"] == loaded[1]["sha256"] == first.identity["sha256"]
+    assert loaded[0]["run_dir"] != loaded[1]["run_dir"]
+    others = {estimated("order4", 4, "text").identity["sha256"], estimated("other", 3, "other").identity["sha256"]}
+    assert len(others | {first.identity["sha256"]}) == 3

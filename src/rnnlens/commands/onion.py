@@ -37,7 +37,6 @@ from rnnlens.data.corpus import Corpus, load_corpus_spec
 from rnnlens.data.texts import Text
 from rnnlens.errors import RnnlensError
 from rnnlens.models import registry
-from rnnlens.models.predictor import model_identity
 from rnnlens.store.predictions import predictions_for
 from rnnlens.store.runs import read_config
 
@@ -104,7 +103,7 @@ class DeferredNgram:
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
-        self.identity = model_identity(run_dir, "ngram", "best")
+        self.identity = registry.identity(run_dir, "ngram", "best")
 
     def predict_log_probs(self, ids: np.ndarray) -> np.ndarray:
         return registry.load_predictor(self.run_dir).predict_log_probs(ids)

@@ -10,16 +10,17 @@ about ``ids[t+1]`` given ``ids[:t+1]``. Log-probabilities are natural logs
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Iterator, Protocol, runtime_checkable
+from typing import Callable, Iterator, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
 from rnnlens.data.corpus import Vocabulary
-from rnnlens.store.runs import CONFIG_FILE, weights_path
+from rnnlens.store.runs import CONFIG_FILE, read_config, weights_path
 
 
 @runtime_checkable
@@ -63,18 +64,26 @@ def model_facts(predictor: Predictor, kind_label: str) -> dict:
             **(getattr(predictor, "facts", None) or {})}
 
 
-def model_identity(run_dir: str | os.PathLike, kind: str, weights: str) -> dict:
+def model_identity(run_dir: str | os.PathLike, kind: str, weights: str,
+                   fixed_by: Callable[[dict], dict] | None = None) -> dict:
     """Who predicts: the kind, the run directory, which weights and the sha256 of what fixes them.
 
     The digest covers the weights file where the kind has one (a run's
     ``config.json`` changes every epoch while the weights it describes may
-    not), else ``config.json``, which then holds the whole model.
+    not), else ``config.json``, which then holds the whole model: the part
+    ``fixed_by(config)`` returns where the kind says which part that is (an
+    n-gram's config also records how long estimating took and where the
+    corpus was read), so the same model made twice has one digest.
     """
     run_dir = Path(run_dir)
     path = weights_path(run_dir, weights)
-    if not path.is_file():
-        path = run_dir / CONFIG_FILE
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if path.is_file():
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    elif fixed_by is not None:
+        fixed = json.dumps(fixed_by(read_config(run_dir)), sort_keys=True, ensure_ascii=False)
+        digest = hashlib.sha256(fixed.encode("utf-8")).hexdigest()
+    else:
+        digest = hashlib.sha256((run_dir / CONFIG_FILE).read_bytes()).hexdigest()
     return {"kind": kind, "run_dir": str(run_dir.resolve()), "weights": weights, "sha256": digest}
 
 

@@ -12,7 +12,9 @@ A kind is a module with the same verbs:
   trained run kept, ``snapshot-000500``: see ``snapshots``);
 - for kinds with internals, ``trace_keys(predictor, full_distribution)``,
   ``trace_gates(predictor)`` and ``compute_trace(predictor, ids, allocate,
-  keys, progress)`` (see ``rnnlens.store.traces``).
+  keys, progress)`` (see ``rnnlens.store.traces``);
+- optionally, for a kind whose model is all in ``config.json``, ``fixed_by(config) -> dict``: the part of
+  the config that fixes the model, which its identity's digest covers (see ``identity``).
 
 Adding a kind means writing such a module and adding it to ``KINDS``
 (or calling ``register_kind`` from a plug-in).
@@ -52,11 +54,16 @@ def kind(name: str) -> ModuleType:
     return importlib.import_module(module) if isinstance(module, str) else module
 
 
+def identity(run_dir: str | os.PathLike, kind_name: str, weights: str) -> dict:
+    """The identity of a run's model (``predictor.model_identity``), its digest over what the kind says fixes it."""
+    return model_identity(run_dir, kind_name, weights, getattr(kind(kind_name), "fixed_by", None))
+
+
 def fit(kind_name: str, spec: dict, corpus: Corpus, out_dir: str | os.PathLike,
         log: Callable[[str], None] = print, show_progress: bool = False) -> Predictor:
     """Fit a model of ``kind_name`` into ``out_dir`` (continuing a run it holds); return it as a predictor."""
     predictor = kind(kind_name).fit(spec, corpus, out_dir, log=log, show_progress=show_progress)
-    predictor.identity = model_identity(out_dir, kind_name, "best")
+    predictor.identity = identity(out_dir, kind_name, "best")
     return predictor
 
 
@@ -67,7 +74,7 @@ def load_predictor(run_dir: str | os.PathLike, weights: str = "best", device: st
                            "(snapshot-000500: the weights after 500 batches, where the run kept them)")
     name = read_config(run_dir).get("kind")
     predictor = kind(name).load(run_dir, weights=weights, device=device)
-    predictor.identity = model_identity(run_dir, name, weights)
+    predictor.identity = identity(run_dir, name, weights)
     return predictor
 
 

@@ -38,6 +38,13 @@ def estimate_corpus(corpus: Corpus, order: int, show_progress: bool = False) -> 
     return predictor, config
 
 
+def fixed_by(config: dict) -> dict:
+    """What of an n-gram's ``config.json`` fixes the model (see ``registry.identity``): all but the time
+    estimating took and where the corpus was read; the corpus is its sha256 and split fractions."""
+    corpus = {"sha256": config["corpus"]["sha256"], "fractions": config["corpus"]["fractions"]}
+    return {**{k: v for k, v in config.items() if k not in ("estimate_s", "data_dir")}, "corpus": corpus}
+
+
 def fit(spec: dict, corpus: Corpus, out_dir: str | os.PathLike, log: Callable[[str], None] = print,
         show_progress: bool = False) -> BackoffPredictor:
     """Estimate the model of ``spec["order"]`` and write its ``config.json`` into ``out_dir``."""
