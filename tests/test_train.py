@@ -113,13 +113,12 @@ def test_a_non_finite_loss_stops_with_a_message_and_keeps_the_last_good_checkpoi
 @pytest.mark.slow
 def test_sigkill_at_any_moment_leaves_a_resumable_run(war_and_peace, tmp_path):
     """A real kill -9 mid-run: the checkpoint on disk is whole and resuming ends where an uninterrupted run ends."""
-    import json
     import signal
     import subprocess
     import sys
     import time
 
-    from safetensors import safe_open
+    from rnnlens.store.runs import read_metadata
 
     text = tmp_path / "text.txt"
     text.write_text(war_and_peace[:40_000], encoding="utf-8")  # 133 batches: the kill lands mid-epoch
@@ -133,10 +132,9 @@ def test_sigkill_at_any_moment_leaves_a_resumable_run(war_and_peace, tmp_path):
     last = killed / "last.safetensors"
     while process.poll() is None:
         time.sleep(0.01)
-        if last.exists():
-            with safe_open(str(last), framework="pt") as f:
-                if json.loads(f.metadata()["json"])["progress"]["batch"] >= 15:
-                    break
+        # read_metadata reads one version of a file the run keeps replacing (safe_open maps it twice by name)
+        if last.exists() and read_metadata(last)["progress"]["batch"] >= 15:
+            break
     assert process.poll() is None, "the run ended before it could be killed"
     process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL
@@ -145,3 +143,42 @@ def test_sigkill_at_any_moment_leaves_a_resumable_run(war_and_peace, tmp_path):
     assert not [p.name for p in killed.iterdir() if p.name.endswith(".tmp")]  # a kill's half-written file is cleared
     whole, again = _weights(tmp_path / "whole"), _weights(killed)
     assert all(torch.equal(whole[k], again[k]) for k in whole)
+
+
+CHECKPOINTS_OF_K = """
+import sys, time, torch
+from rnnlens.store.runs import save_tensors
+end, k = time.time() + float(sys.argv[2]), 0
+while time.time() < end:
+    k += 1
+    tensors = {f"w{i}": torch.full((64, 69), float(k)) for i in range(4)}
+    save_tensors(sys.argv[1], tensors, {"batch": k, "pad": "x" * (k % 13)})  # checkpoints of several lengths
+"""
+
+
+@pytest.mark.slow
+def test_a_checkpoint_read_while_another_process_replaces_it_is_one_version_whole(tmp_path):
+    """What a training saves every batch is read (the run's progress, resumed weights) old or new, never mixed."""
+    import subprocess
+    import sys
+    import time
+
+    from rnnlens.store.runs import read_metadata
+
+    path = tmp_path / "last.safetensors"
+    writer = subprocess.Popen([sys.executable, "-c", CHECKPOINTS_OF_K, str(path), "60"])
+    try:
+        while not path.exists():
+            assert writer.poll() is None, "the writer ended before its first checkpoint"
+            time.sleep(0.01)
+        seen = []
+        for _ in range(300):  # about 3% of these mixed two versions, or failed, when safe_open read them
+            tensors, metadata = load_tensors(path)
+            seen.append(metadata["batch"])
+            assert {float(t[0, 0]) for t in tensors.values()} | {float(t[-1, -1]) for t in tensors.values()} == \
+                {float(metadata["batch"])}
+            assert read_metadata(path)["batch"] >= metadata["batch"]
+        assert writer.poll() is None and len(set(seen)) > 10  # the file was replaced under the reads
+    finally:
+        writer.kill()
+        writer.wait()

@@ -2,19 +2,23 @@
 
 Every predictor (RNN, n-gram, n-NN) lives in a directory with ``config.json``
 whose ``kind`` says which loader reads it; tensors are in ``.safetensors``
-files with string metadata. Writes are atomic.
+files with string metadata. Writes are atomic, and reads take one version
+of a file: a checkpoint replaced while it is read (a training saving
+``last``) is read old or new, never a mix of both.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import struct
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import load, save_file
 
 from rnnlens.store import atomic
 from rnnlens.errors import RnnlensError
@@ -64,24 +68,39 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta
 
 
 def load_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
-    """Load tensors onto the CPU and the JSON metadata saved with them."""
+    """Load tensors onto the CPU and the JSON metadata saved with them, both from one read of the file."""
     path = Path(path)
     if not path.is_file():
         raise RnnlensError(f"{path}: no such checkpoint file")
-    metadata = read_metadata(path)
     try:
-        return load_file(str(path), device="cpu"), metadata
-    except (SafetensorError, OSError) as err:
+        data = path.read_bytes()
+        return load(data), _metadata(io.BytesIO(data))
+    except (SafetensorError, OSError, ValueError, struct.error, AttributeError) as err:
         raise damaged(path, err) from None
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
-    """The JSON metadata saved with tensors, without reading the tensors."""
+    """The JSON metadata saved with tensors, from the file's header alone."""
     try:
-        with safe_open(str(path), framework="pt") as f:
-            return json.loads((f.metadata() or {}).get("json", "{}"))
-    except (SafetensorError, OSError, json.JSONDecodeError) as err:
+        with open(path, "rb") as f:
+            return _metadata(f)
+    except (OSError, ValueError, struct.error, AttributeError) as err:
         raise damaged(path, err) from None
+
+
+MAX_HEADER = 100_000_000  # bytes: safetensors' own limit on a header
+
+
+def _metadata(stream: io.BufferedIOBase) -> dict:
+    """The JSON metadata in the header of the safetensors file ``stream`` reads from its start.
+
+    One open file, not ``safe_open``: that maps the file again by its name, and a file replaced in between
+    (a checkpoint of another length) makes it fail, or read offsets from one version and bytes from the other.
+    """
+    (size,) = struct.unpack("<Q", stream.read(8))
+    if size > MAX_HEADER:
+        raise ValueError(f"a header of {size:,} bytes")
+    return json.loads(json.loads(stream.read(size)).get("__metadata__", {}).get("json", "{}"))
 
 
 def damaged(path: str | os.PathLike, err: Exception) -> RnnlensError:
