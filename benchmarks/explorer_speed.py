@@ -14,11 +14,14 @@ times, from a client:
 - the first page view: headless Chromium (Playwright) from navigation to the
   page showing the text, its heat map and the predictions (``data-ready``),
   and to everything done, the threshold histogram too (``data-busy="0"``),
-  a fresh page each time (the server's histogram is cached after the first).
+  a fresh page each time (the server's histogram is cached after the first);
+  skipped, saying so, where there is no Chromium.
 
     RNNLENS_DATA=../shared/data .venv/bin/python benchmarks/explorer_speed.py
+    RNNLENS_DATA=../shared/data .venv/bin/python benchmarks/explorer_speed.py --smoke   # tiny trace, seconds
 
-The machine's load (``/proc/loadavg``) is printed before and after.
+The machine's load (``/proc/loadavg``) is printed before and after. With
+``--smoke`` the run and trace go to a temporary directory, removed after.
 """
 
 from __future__ import annotations
@@ -47,7 +50,12 @@ from rnnlens.models.rnn.network import CharRNN, ModelConfig
 from rnnlens.store.runs import save_tensors, write_config
 from rnnlens.store.traces import ensure_trace
 
+from _common import parse_args, scratch_or
+
 KEYS = {"prob", "distribution", "layer1.cell", "layer2.cell", "layer1.hidden", "layer2.hidden"}
+MATCH_UNITS = 128  # the most units a match may use
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SMOKE = {"work": None, "chars": 3_000, "hidden": 16, "init_scale": 1.0, "queries": 5, "pages": 1}
 
 
 def load() -> str:
@@ -82,15 +90,16 @@ def get(url: str, path: str, **params) -> tuple[float, dict]:
     return time.perf_counter() - start, body
 
 
-def time_matches(url: str, positions: int, queries: int, seed: int) -> None:
+def time_matches(url: str, positions: int, layers: int, hidden: int, queries: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     rows = []
     for _ in range(queries):
         start = int(rng.integers(1, positions - 30))
         end = start + int(rng.integers(4, 21))
-        rule = {"quantity": "tanh_cell", "layers": "1,2", "threshold": 0.3, "sign": 1, "left": 1, "right": 0}
+        rule = {"quantity": "tanh_cell", "layers": ",".join(map(str, range(1, layers + 1))), "threshold": 0.3,
+                "sign": 1, "left": 1, "right": 0}
         select_s, selected = get(url, "select", start=start, end=end, **rule)
-        units = selected["units"][:128]
+        units = selected["units"][:MATCH_UNITS]
         if not units:
             rows.append((select_s, 0.0, 0, 0, 0))
             continue
@@ -100,24 +109,25 @@ def time_matches(url: str, positions: int, queries: int, seed: int) -> None:
         rows.append((select_s, match_s, len(units), found["candidates"], found["scored"]))
     for name, column in (("select", 0), ("match", 1)):
         values = [r[column] for r in rows if r[2] or column == 0]
-        print(f"{name}: median {statistics.median(values):.3f} s, max {max(values):.3f} s over {len(values)} queries")
+        print(f"{name}: median {statistics.median(values):.3f} s, max {max(values):.3f} s over {len(values)} queries"
+              if values else f"{name}: no brush selected a unit")
     both = [r[0] + r[1] for r in rows]
     print(f"select + match: median {statistics.median(both):.3f} s, max {max(both):.3f} s")
     print(f"selected units per brush: median {statistics.median(r[2] for r in rows):.0f}, "
           f"max {max(r[2] for r in rows)}; candidates: median {statistics.median(r[3] for r in rows):.0f}, "
           f"max {max(r[3] for r in rows)}")
-    heaviest = ",".join(f"{layer}:{unit}" for layer in (1, 2) for unit in range(64))  # the most a match may use
+    per_layer = min(hidden, MATCH_UNITS // layers)  # the most a match may use, from every layer alike
+    heaviest = ",".join(f"{layer}:{unit}" for layer in range(1, layers + 1) for unit in range(per_layer))
     seconds, found = get(url, "match", units=heaviest, quantity="tanh_cell", threshold=0.3, limit=200)
-    print(f"heaviest match allowed (128 units, 200 results): {seconds:.3f} s, {found['candidates']} candidates, "
-          f"{found['scored']} scored")
+    print(f"heaviest match allowed ({per_layer * layers} units, 200 results): {seconds:.3f} s, "
+          f"{found['candidates']} candidates, {found['scored']} scored")
 
 
 def time_first_page(url: str, repeats: int) -> None:
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         times = []
         for _ in range(repeats):
             page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -138,7 +148,7 @@ def time_first_page(url: str, repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", default="/tmp/rnnlens-explorer-speed",
+    parser.add_argument("--work", type=Path, default=Path("/tmp/rnnlens-explorer-speed"),
                         help="where the run and trace are kept (1.3 GB; reused when present)")
     parser.add_argument("--chars", type=int, default=300_000)
     parser.add_argument("--layers", type=int, default=2)
@@ -149,9 +159,15 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=5, help="first page views timed")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=os.environ.get("RNNLENS_DATA"))
-    args = parser.parse_args()
+    args = parse_args(parser, SMOKE)
+    with scratch_or(args.work) as work:
+        measure(args, work)
+
+
+def measure(args: argparse.Namespace, work: Path) -> None:
+    """Trace into ``work`` (or reuse the trace there), serve it and time the client's requests."""
     print(f"load before: {load()}")
-    trace_dir = make_trace(Path(args.work), args.chars, args.layers, args.hidden, args.init_scale, args.data_dir)
+    trace_dir = make_trace(work, args.chars, args.layers, args.hidden, args.init_scale, args.data_dir)
     model = load_model(trace_dir, "lstm", text_of=None)
     sample = np.tanh(np.asarray(model.trace["layer1.cell"][::97], np.float64))
     print(f"tanh(c) >= 0.3 in {np.mean(sample >= 0.3):.1%} of layer 1's values (every 97th row)")
@@ -163,8 +179,11 @@ def main() -> None:
         time.sleep(0.05)
     url = url_of(sock)
     try:
-        time_matches(url, model.trace.positions, args.queries, args.seed)
-        time_first_page(url, args.pages)
+        time_matches(url, model.trace.positions, args.layers, args.hidden, args.queries, args.seed)
+        if Path(CHROMIUM).is_file():
+            time_first_page(url, args.pages)
+        else:
+            print(f"first page view: no Chromium at {CHROMIUM}; skipped")
     finally:
         server.should_exit = True
         thread.join(10)

@@ -12,6 +12,10 @@ over every character but ``</s>``. Temporary files go to a temporary folder,
 never beside the corpora.
 
     python benchmarks/ngram_speed.py --dataset war-and-peace --order 21
+    python benchmarks/ngram_speed.py --smoke   # order 3 on the first 50,000 characters, seconds
+
+``--chars N`` takes the first N characters of the dataset (with its split
+fractions) instead of all of it.
 """
 
 from __future__ import annotations
@@ -29,19 +33,21 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import dataset_corpus, parse_args
+
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = os.environ.get("RNNLENS_DATA", str(REPO.parent / "shared" / "data"))
 SPELL = {" ": "<sp>", "\n": "<nl>", "\t": "<tab>"}
+SMOKE = {"order": 3, "chars": 50_000}
 
 
-def rnnlens_child(dataset: str, order: int) -> None:
+def rnnlens_child(dataset: str, chars: int | None, order: int) -> None:
     """Run inside the child: estimate, score, print one JSON line."""
     import numpy as np
 
     from rnnlens.models.ngram.kneser_ney import BackoffPredictor, estimate
-    from rnnlens.data.corpus import load_corpus
 
-    corpus = load_corpus(dataset=dataset, data_dir=DATA_DIR)
+    corpus = dataset_corpus(dataset, chars, DATA_DIR)
     train, test = corpus.split_ids("train"), corpus.split_ids("test")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start, cpu = time.perf_counter(), time.process_time()
@@ -74,10 +80,8 @@ def kenlm_line(text: str) -> str:
     return " ".join(SPELL.get(c, c) for c in text) + "\n"
 
 
-def run_kenlm(dataset: str, order: int, memory: str) -> dict:
-    from rnnlens.data.corpus import load_corpus
-
-    corpus = load_corpus(dataset=dataset, data_dir=DATA_DIR)
+def run_kenlm(dataset: str, chars: int | None, order: int, memory: str) -> dict:
+    corpus = dataset_corpus(dataset, chars, DATA_DIR)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "train.txt").write_text(kenlm_line(corpus.split_text("train")), encoding="utf-8")
@@ -99,24 +103,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="war-and-peace")
     parser.add_argument("--order", type=int, default=21)
+    parser.add_argument("--chars", type=int, help="only the first CHARS characters of the dataset")
     parser.add_argument("--kenlm-memory", default="10%", help="lmplz -S (default: 10%% of RAM)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse_args(parser, SMOKE)
     if args.child:
-        rnnlens_child(args.dataset, args.order)
+        rnnlens_child(args.dataset, args.chars, args.order)
         return 0
-    done, wall, cpu, peak = measure([sys.executable, __file__, "--child", "--dataset", args.dataset, "--order", str(args.order)],
-                                    stdout=subprocess.PIPE, text=True)
+    sized = ["--chars", str(args.chars)] if args.chars is not None else []
+    done, wall, cpu, peak = measure([sys.executable, __file__, "--child", "--dataset", args.dataset, *sized,
+                                     "--order", str(args.order)], stdout=subprocess.PIPE, text=True)
     ours = {**json.loads(done.stdout), "wall_s": wall, "cpu_s": cpu, "peak_mb": peak}
-    print(f"rnnlens order {args.order} on {args.dataset}: estimate {ours['estimate_s']:.1f} s "
+    text = f"the first {args.chars:,} characters of {args.dataset}" if args.chars is not None else args.dataset
+    print(f"rnnlens order {args.order} on {text}: estimate {ours['estimate_s']:.1f} s "
           f"({ours['estimate_cpu_s']:.1f} s CPU), score test {ours['score_s']:.1f} s, peak RSS {peak:,.0f} MB "
           f"({ours['rss_before_mb']:,.0f} MB before estimating), test loss {ours['loss']:.4f} nats/char, "
           f"{ours['ngrams']:,} n-grams; whole child {wall:.1f} s wall, {cpu:.1f} s CPU")
-    result = {"dataset": args.dataset, "order": args.order, "rnnlens": ours}
+    result = {"dataset": args.dataset, "chars": args.chars, "order": args.order, "rnnlens": ours}
     if shutil.which("lmplz") and shutil.which("query"):
-        kenlm = run_kenlm(args.dataset, args.order, args.kenlm_memory)
+        kenlm = run_kenlm(args.dataset, args.chars, args.order, args.kenlm_memory)
         result["kenlm"] = kenlm
-        print(f"KenLM   order {args.order} on {args.dataset}: lmplz {kenlm['estimate_s']:.1f} s "
+        print(f"KenLM   order {args.order} on {text}: lmplz {kenlm['estimate_s']:.1f} s "
               f"({kenlm['estimate_cpu_s']:.1f} s CPU), peak RSS {kenlm['estimate_peak_mb']:,.0f} MB; query {kenlm['score_s']:.1f} s, "
               f"peak RSS {kenlm['score_peak_mb']:,.0f} MB; test loss {kenlm['loss']:.4f} nats/char")
     else:

@@ -8,11 +8,13 @@ defaults), each scored on the validation and test splits. Wall and CPU
 seconds per n-NN, the load average before and after, one markdown table on
 stdout and ``OUT.json`` beside ``OUT``. ``OUT`` must not exist, so every time
 is from scratch; afterwards ``rnnlens baselines --out OUT`` reuses its n-NN
-models for Table 2.
+models for Table 2. ``--chars N`` takes the first N characters of the
+dataset (with its split fractions) instead of all of it.
 
     OMP_NUM_THREADS=1 python benchmarks/nnn_convergence.py --dataset war-and-peace --out /tmp/nnn-wp
     python benchmarks/nnn_convergence.py --dataset war-and-peace --out /tmp/nnn-wp-paper --contexts 3 \\
         --spec '{"optimizer": "rmsprop", "learning_rate": 0.002, "lr_schedule": "epoch", "lr_decay": 0.95}'
+    python benchmarks/nnn_convergence.py --smoke   # n = 1, 2 on 30,000 characters, hidden 8, 2 epochs; OUT temporary
 """
 
 from __future__ import annotations
@@ -24,8 +26,12 @@ import sys
 import time
 from pathlib import Path
 
+from _common import dataset_corpus, parse_args, scratch_or
+
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = os.environ.get("RNNLENS_DATA", str(REPO.parent / "shared" / "data"))
+SMOKE = {"out": None, "chars": 30_000, "contexts": [1, 2],
+         "spec": {"hidden_sizes": [8], "epochs": 2, "select_epochs": 0, "batch": 1024}}
 
 
 def measure_n(corpus, n: int, spec: dict, out: Path) -> dict:
@@ -65,23 +71,30 @@ def markdown(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="war-and-peace")
-    parser.add_argument("--out", required=True, type=Path, help="a new directory for the n-NN runs (OUT.json beside)")
+    parser.add_argument("--out", type=Path, help="a new directory for the n-NN runs (OUT.json beside)")
+    parser.add_argument("--chars", type=int, help="only the first CHARS characters of the dataset")
     parser.add_argument("--contexts", type=int, nargs="+", default=list(range(1, 10)), metavar="N")
     parser.add_argument("--spec", type=json.loads, default={}, help="n-NN options over the defaults, as JSON")
-    args = parser.parse_args()
-    if args.out.exists():
+    args = parse_args(parser, SMOKE)
+    if args.out is None and not args.smoke:
+        parser.error("give --out, a new directory for the n-NN runs")
+    if args.out is not None and args.out.exists():
         parser.error(f"{args.out} exists; give a new directory so that every time is from scratch")
+    with scratch_or(None if args.out is None else args.out.parent) as folder:
+        measure(args, folder / ("nnn" if args.out is None else args.out.name))
+
+
+def measure(args: argparse.Namespace, out: Path) -> None:
+    """Fit and score every n of ``args.contexts`` into the new directory ``out``; print the table."""
     import torch
 
-    from rnnlens.data.corpus import load_corpus
-
-    corpus = load_corpus(dataset=args.dataset, data_dir=DATA_DIR)
-    args.out.mkdir(parents=True)
-    record = args.out.with_name(args.out.name + ".json")
-    report = {"dataset": args.dataset, "spec": args.spec, "threads": torch.get_num_threads(),
+    corpus = dataset_corpus(args.dataset, args.chars, DATA_DIR)
+    out.mkdir(parents=True)
+    record = out.with_name(out.name + ".json")
+    report = {"dataset": args.dataset, "chars": args.chars, "spec": args.spec, "threads": torch.get_num_threads(),
               "load_before": os.getloadavg(), "rows": []}
     for n in args.contexts:
-        report["rows"].append(measure_n(corpus, n, args.spec, args.out))
+        report["rows"].append(measure_n(corpus, n, args.spec, out))
         report["load_after"] = os.getloadavg()
         record.write_text(json.dumps(report, indent=1))
     print(markdown(report["rows"]))
