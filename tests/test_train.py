@@ -182,3 +182,30 @@ def test_a_checkpoint_read_while_another_process_replaces_it_is_one_version_whol
     finally:
         writer.kill()
         writer.wait()
+
+
+@pytest.mark.parametrize("after", ["write_run_files", "save_last"])
+def test_a_kill_at_the_last_epochs_end_leaves_a_record_with_every_epoch(war_and_peace, tmp_path, monkeypatch, after):
+    """Killed right after either write of the final epoch's end, the run resumes to a config.json whose history
+    has every epoch (with the checkpoint written first, a kill before the record left a finished run without it)."""
+    from rnnlens.training.loop import Trainer
+
+    path = tmp_path / "text.txt"
+    path.write_text(war_and_peace[:20_000], encoding="utf-8")
+    corpus = load_corpus(text=path)
+    options = TrainOptions(epochs=2, batch_size=8, seq_length=40, save_every=0, seed=5)
+    real = getattr(Trainer, after)
+
+    def then_killed(self):
+        real(self)
+        if self.progress.epoch == 2 and self.progress.batch == 0:
+            raise Killed
+    monkeypatch.setattr(Trainer, after, then_killed)
+    with pytest.raises(Killed):
+        start_run(corpus, ModelConfig("lstm", len(corpus.vocab), 16, 1), options, tmp_path / "run").fit(
+            show_progress=False, log=lambda _: None)
+    monkeypatch.setattr(Trainer, after, real)
+    resumed = resume_run(tmp_path / "run", corpus=corpus)
+    if not resumed.finished():
+        resumed.fit(show_progress=False, log=lambda _: None)
+    assert [r["epoch"] for r in read_config(tmp_path / "run")["history"]] == [1, 2]

@@ -374,8 +374,10 @@ class Trainer:
         p.epoch, p.batch, p.train_loss_sum = p.epoch + 1, 0, 0.0
         p.learning_rate = next_learning_rate(p, opts, improved)
         p.stopped_early = bool(opts.patience and p.bad_epochs >= opts.patience)
-        self.save_last()
+        # the record before the checkpoint: a kill between them resumes from the previous checkpoint and writes
+        # both again, where the other order left a finished run whose config.json lacked its last epoch
         self.write_run_files()
+        self.save_last()
         log(epoch_line(record, opts.epochs))
         if p.stopped_early:
             by = f" by {opts.min_improvement:g} nats/char" if opts.min_improvement else ""
