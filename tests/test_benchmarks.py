@@ -46,7 +46,7 @@ def test_benchmark_runs_with_smoke_and_prints_its_headline(script, data_dir, tmp
     assert script.name in HEADLINES, f"declare the headline lines {script.name} prints in HEADLINES"
     # one intra-op thread: on a busy two-core machine two threads wait at every op for a descheduled partner
     # (a tiny LSTM's batch: a second instead of a millisecond), and smoke numbers measure nothing anyway
-    env = {**os.environ, "RNNLENS_DATA": str(data_dir), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "RNNLENS_DATA": str(data_dir.resolve()), "OMP_NUM_THREADS": "1"}  # the run is elsewhere
     done = subprocess.run([sys.executable, str(script), "--smoke"], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, f"{script.name} --smoke exited {done.returncode}:\n{done.stderr[-3000:]}"
