@@ -40,7 +40,6 @@ import torch.nn.functional as F
 from rnnlens.data.corpus import Corpus, load_corpus
 from rnnlens.models.rnn.fit import TrainOptions, start_run
 from rnnlens.models.rnn.network import CharRNN, ModelConfig, solve_hidden_size
-from rnnlens.store.runs import read_config
 
 from _common import parse_args, scratch_or, text_corpus
 
@@ -61,10 +60,10 @@ def batches_corpus(text: str, batches: int, batch_size: int, seq_length: int) ->
 
 def ours(corpus: Corpus, config: ModelConfig, options: TrainOptions, out_dir: Path) -> tuple[float, str]:
     """One epoch of a new rnnlens run; its chars/s over the training batches and the precision it ran in."""
-    progress = start_run(corpus, config, options, out_dir).fit(show_progress=False, log=lambda line: None)
-    precision = read_config(out_dir)["training"]["precision"]
+    trainer = start_run(corpus, config, options, out_dir)
+    progress = trainer.fit(show_progress=False, log=lambda line: None)
     shutil.rmtree(out_dir)  # a full-size run's checkpoints are tens of MB
-    return progress.history[-1]["chars_per_s"], precision
+    return progress.history[-1]["chars_per_s"], trainer.options.precision
 
 
 def plain(ids: np.ndarray, config: ModelConfig, batches: int, batch_size: int, seq_length: int) -> float:

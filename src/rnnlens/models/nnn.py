@@ -245,7 +245,7 @@ class WindowTask:
     def __init__(self, train: Contexts, val: Contexts, config: NNNConfig, options: NNNOptions) -> None:
         self.train, self.val, self.config, self.options = train, val, config, options
         self.chars_per_batch = options.batch
-        self.bf16_on_cpu = False  # bf16 autocast measured 1.05-1.1x on a 3-NN epoch: not worth its rounding
+        self.bf16_on_cpu = False  # bf16 autocast measured 1.05-1.13x on a 3-NN epoch: not worth its rounding
         self.order = np.arange(len(train.of_position))
 
     def make_model(self) -> NNN:
@@ -329,8 +329,9 @@ def fit(spec: dict, corpus: Corpus, out_dir: str | os.PathLike, log: Callable[[s
     shutil.copyfile(out_dir / "grid" / f"h{chosen}" / BEST, out_dir / f".{BEST}.tmp")
     os.replace(out_dir / f".{BEST}.tmp", out_dir / BEST)
     config = NNNConfig(context, len(corpus.vocab), chosen, options.dropout)
-    options = replace(options, precision=trainers[chosen].options.precision)  # what auto resolved to
-    write_config(out_dir, KIND, {**run_config(config, corpus), "training": asdict(options), "hidden_grid": grid,
+    # the chosen run's options are the spec's, with the precision auto resolved to
+    write_config(out_dir, KIND, {**run_config(config, corpus), "training": asdict(trainers[chosen].options),
+                                 "hidden_grid": grid,
                                  "grid": records, "best_val_loss": trainers[chosen].progress.best_val_loss})
     return load(out_dir, device=options.device)
 

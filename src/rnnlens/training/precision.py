@@ -40,7 +40,7 @@ def native_bf16(device: torch.device) -> bool:
     return False
 
 
-def resolve_precision(requested: str, device: torch.device, bf16_on_cpu: bool = True) -> str:
+def resolve_precision(requested: str, device: torch.device, bf16_on_cpu: bool = False) -> str:
     """``fp32`` or ``bf16`` for a run that asked for ``requested`` on ``device``.
 
     ``bf16_on_cpu`` says whether the kind's CPU kernels are faster in bf16;
