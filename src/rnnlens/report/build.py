@@ -27,11 +27,11 @@ import jinja2
 from rnnlens.pipeline.analyses import ANALYSES, TABLE2, Analysis
 from rnnlens.pipeline.stages import LOG, Graph, read_marker, rnnlens_version
 from rnnlens.report.readings import Context, Reading, reading_for
+from rnnlens.report.readings.common import VERDICTS
 from rnnlens.store import atomic
 
 TABLE2_ENTRY = Analysis(TABLE2, "baselines", "Table 2", "n-gram and n-NN models that see n characters",
                         "table2/table2.json")
-VERDICT_ORDER = ("holds", "partly", "differs", "cannot say")
 
 
 def paper_numbers() -> dict:
@@ -150,7 +150,9 @@ def render(context: dict) -> str:
 
 def build_report(root: str | os.PathLike, plan, statuses: dict, corpus, config_toml: str, config_source: str,
                  command: str) -> Path:
-    """Write ``root/report.html`` from the plan's finished stages; return its path."""
+    """Write ``root/report.html`` from the plan's finished stages, and every finding of it, machine-readable,
+    to ``root/findings.json`` (section, claim, verdict, our numbers with their intervals, the paper's, the
+    test, why it does not hold); return the page's path."""
     import torch
 
     root = Path(root)
@@ -158,7 +160,9 @@ def build_report(root: str | os.PathLike, plan, statuses: dict, corpus, config_t
     dataset = corpus.source.get("dataset")
     page = sections(plan, statuses, root, paper, dataset)
     findings = [(s.label, a.title, f) for s in page for a in s.analyses for f in a.reading.findings]
-    counts = {v: sum(f.verdict == v for _, _, f in findings) for v in VERDICT_ORDER}
+    counts = {v: sum(f.verdict == v for _, _, f in findings) for v in VERDICTS}
+    atomic.write_text(root / "findings.json", json.dumps(
+        [{**f.to_dict(label), "analysis": title} for label, title, f in findings], indent=1) + "\n")
     stages = [stage_view(plan.graph, n, statuses.get(n), root) for n in plan.graph.order]
     html = render({
         "title": f"Visualizing and Understanding Recurrent Networks, reproduced on {corpus.name}",
