@@ -35,22 +35,54 @@ def test_means_per_target_character_are_the_hand_computed_ones():
     assert rows["a"]["mean_prob"] == pytest.approx({"A": 0.3, "B": 0.65})
     assert rows["\n"]["mean_prob"] == pytest.approx({"A": 0.9, "B": 0.3})
     assert rows["\n"]["label"] == "<nl>"
-    assert result["top"] == {"A": ["\n", "b"], "B": ["a"]}  # largest lead first, only where it leads
+    assert rows["b"]["advantage"]["estimate"] == pytest.approx(0.6 - 0.7 / 3) and rows["b"]["advantage"]["count"] == 3
+    # resampling b's three differences (+0.4, +0.6, +0.1) can never give a mean below the least or above the most
+    assert 0.1 - 1e-12 <= rows["b"]["advantage"]["low"] < rows["b"]["advantage"]["high"] <= 0.6 + 1e-12
+    assert rows["\n"]["advantage"]["low"] == float("-inf")  # one occurrence: no interval
+    assert result["min_count"] == 30 and result["top"] == {"A": [], "B": []}  # none seen 30 times
 
 
-def test_top_keeps_the_largest_leads_of_characters_seen_often_enough():
-    assert hand_made(top=1).to_dict()["top"] == {"A": ["\n"], "B": ["a"]}
-    assert hand_made(min_count=2).to_dict()["top"] == {"A": ["b"], "B": ["a"]}
-    assert hand_made(min_count=3).to_dict()["top"] == {"A": ["b"], "B": []}
-    assert "(none)" in hand_made(min_count=3).summary()
+def test_the_loss_difference_is_the_paired_mean_over_positions_with_its_interval():
+    loss = hand_made().to_dict()["loss_difference"]
+    a, b = np.log(PROBS["A"]), np.log(PROBS["B"])
+    assert loss["estimate"] == pytest.approx(np.mean(b - a)) and loss["count"] == 6
+    assert loss["estimate"] == pytest.approx(-0.5378, abs=1e-4)  # A predicts better: negative
+    assert loss["method"].startswith("paired bootstrap over positions")
+
+
+# each target seen 40 times (the newline 10): b leads by 0.4 on average but spread 0 or 0.8, c by exactly 0.3
+BIG_VOCAB = Vocabulary("\nabc")
+BIG_TARGETS = "b" * 40 + "c" * 40 + "a" * 40 + "\n" * 10
+BIG_PROBS = {"A": [0.9 if k % 2 else 0.1 for k in range(40)] + [0.6] * 40 + [0.2] * 40 + [0.99] * 10,
+             "B": [0.1] * 40 + [0.3] * 40 + [0.5] * 40 + [0.01] * 10}
+
+
+def big(**kwargs):
+    text = Text(BIG_VOCAB.encode("a" + BIG_TARGETS), "hand-made, 130 targets")
+    predictions = {n: Predictions({}, text.identity(), np.log(np.array(p))) for n, p in BIG_PROBS.items()}
+    return char_advantage(predictions, text, BIG_VOCAB, **kwargs)
+
+
+def test_top_ranks_by_the_sure_lead_and_leaves_out_characters_seen_under_30_times():
+    result = big()
+    rows = {c["char"]: c for c in result.to_dict()["characters"]}
+    assert rows["b"]["advantage"]["estimate"] == pytest.approx(0.4) and rows["c"]["advantage"]["low"] == pytest.approx(0.3)
+    assert rows["b"]["advantage"]["low"] < 0.3  # the larger but spread lead is less sure
+    assert result.to_dict()["top"] == {"A": ["c", "b"], "B": ["a"]}  # the newline (+0.98, 10 times) left out
+    assert big(top=1).to_dict()["top"] == {"A": ["c"], "B": ["a"]}
+    assert big(min_count=41).to_dict()["top"] == {"A": [], "B": []}
+    assert big(min_count=5).to_dict()["min_count"] == 30  # never below 30
+    assert "(none)" in big(min_count=41).summary()
+    assert "  c                40     0.6000     0.3000  +0.3000  [+0.3000, +0.3000]" in result.summary()
 
 
 def test_the_figure_has_a_panel_each_way_with_readable_labels():
-    left, right = hand_made().plot().get_axes()
-    assert [t.get_text() for t in left.get_xticklabels()] == ["<nl>\nn=1", "b\nn=3"]
-    assert [t.get_text() for t in right.get_xticklabels()] == ["a\nn=2"]
+    left, right = big().plot().get_axes()
+    assert [t.get_text() for t in left.get_xticklabels()] == ["c\nn=40", "b\nn=40"]
+    assert [t.get_text() for t in right.get_xticklabels()] == ["a\nn=40"]
     heights = [round(b.get_height(), 6) for b in left.patches]
-    assert heights == [0.9, 0.6, 0.3, round(0.7 / 3, 6)]  # A's bars, then B's
+    assert heights == [0.6, 0.5, 0.3, 0.1]  # A's bars, then B's
+    assert left.get_title() == "where A beats B\n(top 2)" and right.get_title() == "where B beats A\n(top 1)"
 
 
 def test_other_than_two_models_and_predictions_of_another_text_are_refused():
@@ -79,9 +111,15 @@ def test_advantage_command_means_are_those_of_the_models(ngram_runs, tmp_path, c
     for row in printed["characters"]:
         where = np.array([t == row["char"] for t in targets])
         assert row["mean_prob"] == pytest.approx({n: p[where].mean() for n, p in probs.items()})
-    leads = {c["char"]: c["mean_prob"]["g3"] - c["mean_prob"]["g2"] for c in printed["characters"]}
-    assert printed["top"]["g2"] == [c for c in sorted(leads, key=leads.get) if leads[c] < 0][:3]
-    assert printed["top"]["g3"] == [c for c in sorted(leads, key=leads.get, reverse=True) if leads[c] > 0][:3]
+        assert row["advantage"]["estimate"] == pytest.approx(probs["g3"][where].mean() - probs["g2"][where].mean())
+    sure = {c["char"]: (c["advantage"]["low"], -c["advantage"]["high"]) for c in printed["characters"]
+            if c["count"] >= 30}
+    for k, name in enumerate(("g3", "g2")):
+        ranked = sorted((c for c in sure if sure[c][k] > 0), key=lambda c: sure[c][k], reverse=True)[:3]
+        assert printed["top"][name] == ranked
+    assert printed["top"]["g3"]  # the 3-gram surely leads on some characters
+    losses = -np.log(np.stack(list(probs.values())))
+    assert printed["loss_difference"]["estimate"] == pytest.approx(np.mean(losses[0] - losses[1]))
     assert len((out / "advantage.csv").read_text().splitlines()) == len(printed["characters"]) + 1
 
     assert main(["advantage", str(runs[1]), str(runs[2]), "--names", "bi", "tri", "--out", str(out)]) == 0
