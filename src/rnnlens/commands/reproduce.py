@@ -4,7 +4,9 @@ A graph of stages, each one rnnlens command (``rnnlens.pipeline``): the
 grid's trainings, Table 2's baselines, every analysis of the config, then
 ``DIR/report.html``. A finished stage is reused and an interrupted one
 continued, so running the same command again after a kill finishes the job;
-a changed option re-runs only the stages that depend on it.
+a changed option re-runs only the stages that depend on it. Every model it
+trains or selects is reachable as ``DIR/models/NAME`` once its stage is done
+(``rnnlens.pipeline.model_links``).
 """
 
 from __future__ import annotations
@@ -126,10 +128,12 @@ def run(args: argparse.Namespace) -> int:
         log(f"read {corpus.name}: {len(corpus):,} characters; config {source}; {len(plan.graph.order)} stages in "
             f"{args.out}/stages")
         statuses = run_stages(args, plan, runner, corpus_args(args))
+        from rnnlens.pipeline.model_links import update_links
         from rnnlens.report.build import build_report
 
+        models = update_links(plan.graph)
         report = build_report(root, plan, statuses, corpus, to_toml(config), source, command_line(args))
-    return finish(args, statuses, report, clock)
+    return finish(args, statuses, report, models, clock)
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -143,6 +147,7 @@ def command_line(args: argparse.Namespace) -> str:
 
 def run_stages(args: argparse.Namespace, plan, runner, corpus: list[str]) -> dict:
     from rnnlens.pipeline.execute import Job
+    from rnnlens.pipeline.model_links import update_links
     from rnnlens.pipeline.plan import with_names
     from rnnlens.pipeline.progress import Overview
     from rnnlens.pipeline.schedule import run_graph
@@ -158,7 +163,7 @@ def run_stages(args: argparse.Namespace, plan, runner, corpus: list[str]) -> dic
         return Job(name, graph.digests[name], str(graph.directory(name)), str(graph.output(name)), tuple(argv),
                    tuple(resume) if resume else None, stage.resume_file, stage.fresh, runner.threads)
 
-    overview = Overview(graph, quiet=args.quiet)
+    overview = Overview(graph, quiet=args.quiet, on_change=lambda: update_links(graph))
     try:
         return run_graph(graph, runner, job_for, overview)
     except (KeyboardInterrupt, Exception) as err:
@@ -169,14 +174,21 @@ def run_stages(args: argparse.Namespace, plan, runner, corpus: list[str]) -> dic
         raise
 
 
-def finish(args: argparse.Namespace, statuses: dict, report: Path, clock: Stopwatch) -> int:
+def finish(args: argparse.Namespace, statuses: dict, report: Path, models: dict[str, Path], clock: Stopwatch) -> int:
+    """Print the report's path and the models' links (``--json``: with every stage's status); fail if a stage did."""
     counts = {s: sum(v.status == s for v in statuses.values()) for s in ("reused", "ran", "failed", "blocked")}
     if args.json:
         print(json.dumps({"report": str(report), "counts": counts,
+                          "models": {name: str(link) for name, link in models.items()},
                           "stages": [{"name": v.name, "status": v.status, "seconds": round(v.seconds, 3),
                                       "detail": v.detail} for v in statuses.values()]}))
     else:
         print(f"report: {report}")
+        if models:
+            best = [link for name, link in models.items() if name.startswith("best")]
+            example = (best or list(models.values()))[0]
+            print(f"models in {example.parent}: {', '.join(models)} (any command takes one: rnnlens evaluate "
+                  f"{shlex.quote(str(example))})")
     log(f"{len(statuses)} stages: {counts['ran']} run, {counts['reused']} reused, {counts['failed']} failed, "
         f"{counts['blocked']} blocked; took {clock}")
     failed = [v for v in statuses.values() if v.status == "failed"]

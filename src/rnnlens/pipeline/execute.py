@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import os
 import platform
+import shlex
 import shutil
 import signal
 import sys
@@ -141,7 +142,7 @@ def run_job(job: Job) -> Outcome:
         log = directory / LOG
         start = time.perf_counter()
         with open(log, "a", encoding="utf-8") as f:
-            f.write(f"$ rnnlens {' '.join(argv)}\n")
+            f.write(f"$ rnnlens {shlex.join(argv)}\n")
         with output_to(log):
             try:
                 code = main(list(argv))

@@ -44,10 +44,13 @@ PROGRESS: dict[str, Callable[[Path, dict], str]] = {"train": training_progress, 
 
 
 class Overview:
-    """Prints the overview when a stage starts or ends, and every ``interval`` seconds while stages run."""
+    """Prints the overview when a stage starts or ends, and every ``interval`` seconds while stages run; calls
+    ``on_change()`` whenever a stage has started or ended (``reproduce`` keeps ``DIR/models/`` up to date by it)."""
 
-    def __init__(self, graph: Graph, stream: TextIO | None = None, interval: float = 30.0, quiet: bool = False):
+    def __init__(self, graph: Graph, stream: TextIO | None = None, interval: float = 30.0, quiet: bool = False,
+                 on_change: Callable[[], None] = lambda: None):
         self.graph, self.stream, self.interval, self.quiet = graph, stream or sys.stderr, interval, quiet
+        self.on_change = on_change
         self.began = time.perf_counter()
         self.last_state: tuple | None = None
         self.last_time = 0.0
@@ -65,6 +68,8 @@ class Overview:
         failed = [n for n, s in statuses.items() if s.status in ("failed", "blocked")]
         state = (done, tuple(running), len(waiting), len(failed))
         now = time.perf_counter()
+        if state != self.last_state:
+            self.on_change()
         if not final and state == self.last_state and now - self.last_time < self.interval:
             return
         self.last_state, self.last_time = state, now

@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ class SectionView:
 
 
 def shown(text: str, root: Path) -> str:
-    """A command line or a path with ``root`` written as ``DIR``, so the page reads the same wherever it lies."""
+    """A path (or an argument holding one) relative to ``root``, so the page reads the same wherever it lies."""
     return str(text).replace(str(root.resolve()) + os.sep, "").replace(str(root.resolve()), ".")
 
 
@@ -91,7 +92,7 @@ def stage_view(graph: Graph, name: str, status, root: Path, entry: Analysis | No
         view.command = f"select {marker.get('chosen', '?')} by {marker.get('by', 'validation loss')}" if marker else ""
         return view
     if marker:
-        view.command = "rnnlens " + " ".join(shown(a, root) for a in marker.get("argv", []))
+        view.command = "rnnlens " + shlex.join(shown(a, root) for a in marker.get("argv", []))  # pastes into a shell
         view.seconds = marker.get("attempt_seconds")
         view.versions = f"rnnlens {marker.get('rnnlens')}, torch {marker.get('torch')}, Python {marker.get('python')}"
         view.figures = figures((graph.output(name) / entry.result).parent, entry.figures) if entry else []
