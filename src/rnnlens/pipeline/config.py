@@ -20,9 +20,9 @@ from rnnlens.errors import RnnlensError
 from rnnlens.models.rnn.network import MODEL_TYPES
 from rnnlens.pipeline.analyses import BY_KEY
 
-PRESETS = ("quick", "paper")
+PRESETS = ("quick", "standard", "paper")
 SECTIONS = {"description", "base", "grid", "train", "baselines", "text", "analyses", "datasets"}
-GRID_KEYS = {"types", "layers", "params", "lstm_hidden", "dropout"}
+GRID_KEYS = {"types", "layers", "params", "lstm_hidden", "dropout", "train"}
 TEXT_KEYS = {"split", "chars"}
 
 
@@ -83,21 +83,12 @@ def check_config(config: dict, source: str) -> None:
         if key not in SECTIONS:
             fail(key, f"unknown key; the sections are {', '.join(sorted(SECTIONS - {'base'}))}")
     for key, value in config.items():
-        if key not in ("description", "base") and not isinstance(value, dict):
+        if key not in ("description", "base", "grid") and not isinstance(value, dict):
             fail(key, "must be a table ([" + key + "])")
-    grid = config.get("grid")
-    if grid is None:
+    if config.get("grid") is None:
         fail("grid", "missing: name the models to train ([grid] types, layers, params, dropout)")
-    for key in grid:
-        if key not in GRID_KEYS:
-            fail(f"grid.{key}", f"unknown key; grid takes {', '.join(sorted(GRID_KEYS))}")
-    check_list(grid, "types", str, fail, allowed=MODEL_TYPES)
-    check_list(grid, "layers", int, fail, low=1)
-    if ("params" in grid) == ("lstm_hidden" in grid):
-        fail("grid.params", "give exactly one of params (parameter budgets) and lstm_hidden (the budgets of 1-layer "
-                            "LSTMs of these hidden sizes)")
-    check_list(grid, "params" if "params" in grid else "lstm_hidden", int, fail, low=1)
-    check_list(grid, "dropout", (int, float), fail, low=0, below=1, default=[0.0])
+    for where, grid in grids(config):
+        check_grid(grid, where, fail)
     text = config.get("text", {})
     for key in text:
         if key not in TEXT_KEYS:
@@ -118,10 +109,35 @@ def check_config(config: dict, source: str) -> None:
                                             "best-lstm, ngram-20, nnn-3)")
 
 
-def check_list(table: dict, key: str, kind, fail, allowed=None, low=None, below=None, default=None) -> None:
+def grids(config: dict) -> list[tuple[str, dict]]:
+    """The config's grids with the key naming each: one ``[grid]`` table, or several ``[[grid]]`` tables (each
+    a product of types, layers and budgets, optionally with its own ``train`` options over ``[train]``)."""
+    grid = config["grid"]
+    return [("grid", grid)] if isinstance(grid, dict) else [(f"grid[{k}]", g) for k, g in enumerate(grid)]
+
+
+def check_grid(grid, where: str, fail) -> None:
+    if not isinstance(grid, dict):
+        fail(where, "must be a table ([grid]) or tables ([[grid]])")
+    for key in grid:
+        if key not in GRID_KEYS:
+            fail(f"{where}.{key}", f"unknown key; grid takes {', '.join(sorted(GRID_KEYS))}")
+    check_list(grid, "types", str, fail, where, allowed=MODEL_TYPES)
+    check_list(grid, "layers", int, fail, where, low=1)
+    if ("params" in grid) == ("lstm_hidden" in grid):
+        fail(f"{where}.params", "give exactly one of params (parameter budgets) and lstm_hidden (the budgets of "
+                                "1-layer LSTMs of these hidden sizes)")
+    check_list(grid, "params" if "params" in grid else "lstm_hidden", int, fail, where, low=1)
+    check_list(grid, "dropout", (int, float), fail, where, low=0, below=1, default=[0.0])
+    if not isinstance(grid.get("train", {}), dict):
+        fail(f"{where}.train", "must be a table of rnnlens train options (epochs, batch_size, ...)")
+
+
+def check_list(table: dict, key: str, kind, fail, grid: str = "grid", allowed=None, low=None, below=None,
+               default=None) -> None:
     """``table[key]`` is a non-empty list of ``kind`` values within the bounds (``default`` when absent)."""
     values = table.get(key, default)
-    where = f"grid.{key}"
+    where = f"{grid}.{key}"
     if values is None:
         fail(where, "missing")
     if not isinstance(values, list) or not values:
@@ -140,6 +156,11 @@ def check_list(table: dict, key: str, kind, fail, allowed=None, low=None, below=
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
+def tables(v) -> bool:
+    """``v`` is an array of tables (``[[grid]]``)."""
+    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
+
+
 def to_toml(config: dict) -> str:
     """``config`` (tables, strings, numbers, booleans, lists of them) as TOML that ``tomllib`` reads back."""
     lines: list[str] = []
@@ -156,14 +177,17 @@ def to_toml(config: dict) -> str:
             return "[" + ", ".join(value(x) for x in v) + "]"
         return json.dumps(v, ensure_ascii=False)
 
-    def table(prefix: list[str], t: dict) -> None:
-        plain = {k: v for k, v in t.items() if not isinstance(v, dict)}
-        if prefix and (plain or not t):
-            lines.extend(["", f"[{'.'.join(key(p) for p in prefix)}]"])
+    def table(prefix: list[str], t: dict, header: str = "[{}]") -> None:
+        plain = {k: v for k, v in t.items() if not isinstance(v, dict) and not tables(v)}
+        if prefix and (plain or not t or header != "[{}]"):
+            lines.extend(["", header.format(".".join(key(p) for p in prefix))])
         lines.extend(f"{key(k)} = {value(v)}" for k, v in plain.items())
         for k, v in t.items():
             if isinstance(v, dict):
                 table(prefix + [k], v)
+            elif tables(v):
+                for entry in v:
+                    table(prefix + [k], entry, "[[{}]]")
 
     table([], config)
     return "\n".join(lines).lstrip("\n") + "\n"

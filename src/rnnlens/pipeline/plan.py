@@ -26,7 +26,7 @@ from rnnlens.data.corpus import Corpus
 from rnnlens.models.rnn.fit import TrainOptions
 from rnnlens.models.rnn.network import count_parameters
 from rnnlens.pipeline.analyses import ANALYSES, TABLE2, Analysis
-from rnnlens.pipeline.config import ConfigError
+from rnnlens.pipeline.config import ConfigError, grids
 from rnnlens.pipeline.stages import CORPUS, OUT, Arg, Graph, Input, Ref, Stage, command_signature
 from rnnlens.training.loop import LAST
 
@@ -104,37 +104,42 @@ class Planner:
         self.sections[stage.name] = section
 
     # --- the grid ---------------------------------------------------------
-    def budgets(self) -> list[tuple[str, int]]:
-        """The grid's parameter budgets with their names."""
-        grid = self.config["grid"]
+    def budgets(self, grid: dict) -> list[tuple[str, int]]:
+        """A grid's parameter budgets with their names."""
         if "params" in grid:
             return [(budget_label(p), p) for p in grid["params"]]
         return [(f"h{h}", count_parameters("lstm", 1, len(self.corpus.vocab), h)) for h in grid["lstm_hidden"]]
 
     def name_grid(self) -> None:
-        grid = self.config["grid"]
-        for model_type in grid["types"]:
-            for layers in grid["layers"]:
-                for label, params in self.budgets():
-                    name = f"{model_type}{layers}-{label}"
-                    dropouts = grid.get("dropout", [0.0])
-                    runs = [name] if len(dropouts) == 1 else [f"{name}-d{d:g}" for d in dropouts]
-                    self.cells[name] = runs
-                    self.types[name] = model_type
-                    for run, dropout in zip(runs, dropouts):
-                        self.types[run] = model_type
-                        self.stages[run] = Stage(run, info={"spec": (model_type, layers, params, float(dropout))})
+        for where, grid in grids(self.config):
+            for model_type in grid["types"]:
+                for layers in grid["layers"]:
+                    for label, params in self.budgets(grid):
+                        self.name_cell(f"{model_type}{layers}-{label}", (model_type, layers, params), grid, where)
+
+    def name_cell(self, name: str, shape: tuple[str, int, int], grid: dict, where: str) -> None:
+        if name in self.cells:
+            raise ConfigError(f"{where}: {name} is already in an earlier grid; each model may be named once")
+        dropouts = grid.get("dropout", [0.0])
+        runs = [name] if len(dropouts) == 1 else [f"{name}-d{d:g}" for d in dropouts]
+        self.cells[name] = runs
+        self.types[name] = shape[0]
+        for run, dropout in zip(runs, dropouts):
+            self.types[run] = shape[0]
+            self.stages[run] = Stage(run, info={"spec": (*shape, float(dropout)), "train": grid.get("train", {}),
+                                                "where": where})
 
     def add_trainings(self) -> None:
         parser = self.parsers["train"]
-        options = self.config.get("train", {})
-        shape = {k: options.get(k, getattr(TrainOptions, k)) for k in ("epochs", "batch_size", "seq_length")}
         for cell, runs in self.cells.items():
             extra = self.train_extra.get(cell, {})
             for run in runs:
                 model_type, layers, params, dropout = self.stages[run].info["spec"]
+                options = {**self.config.get("train", {}), **self.stages[run].info["train"]}
+                shape = {k: options.get(k, getattr(TrainOptions, k)) for k in ("epochs", "batch_size", "seq_length")}
+                section = "train" if not self.stages[run].info["train"] else f"{self.stages[run].info['where']}.train"
                 argv = ("train", CORPUS, "--model", model_type, "--layers", str(layers), "--params", str(params),
-                        "--dropout", repr(dropout), *flags({**options, **extra}, "train", parser, RESERVED_TRAIN),
+                        "--dropout", repr(dropout), *flags({**options, **extra}, section, parser, RESERVED_TRAIN),
                         "--quiet", "--out", OUT)
                 info = {**shape, "train_chars": len(self.corpus.split_ids("train")), "type": model_type,
                         "layers": layers, "params": params, "dropout": dropout, "fits": True}
