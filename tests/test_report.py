@@ -103,6 +103,25 @@ def test_the_report_names_the_corpus_versions_and_every_stage(run):
     assert re.search(r"rnnlens \d+\.\d+\.\d+, torch \d", html)
     for stage in (out / "stages").iterdir():
         assert stage.name.rsplit("-", 1)[1] in html  # each stage's digest is listed
+    presets = html.split('<ul class="presets">', 1)[1].split("</ul>", 1)[0]  # the first lines: each preset's use
+    assert "<b>quick</b>: a smoke test" in presets and "about an hour on 2 CPU cores" in presets
+    assert "<b>paper</b>: the paper&#39;s grid and protocol" in presets
+
+
+def test_findings_json_holds_every_finding_of_the_page_with_its_verdict_and_test(run):
+    import json
+
+    from markupsafe import escape
+
+    out, _, _ = run
+    findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    html = (out / "report.html").read_text(encoding="utf-8")
+    glance = html.split('id="glance"', 1)[1].split("</table>", 1)[0]
+    assert len(findings) == glance.count("<tr>") - 1 > 5  # one row per finding, under the header
+    for f in findings:
+        assert set(f) >= {"section", "analysis", "claim", "verdict", "ours", "paper", "numbers", "test", "why"}
+        assert f["verdict"] in ("holds", "partly", "differs", "cannot say")
+        assert str(escape(f["claim"])) in glance
 
 
 def test_analyses_not_in_the_config_say_not_run_and_missing_commands_not_available(run, tmp_path, monkeypatch):

@@ -41,6 +41,11 @@ def preset_text(name: str) -> str:
     return resources.files("rnnlens.pipeline").joinpath("presets", f"{name}.toml").read_text(encoding="utf-8")
 
 
+def preset_descriptions() -> dict[str, str]:
+    """What each preset is for and how long it takes, from its own ``description``."""
+    return {name: read_toml(preset_text(name), f"preset {name}").get("description", "") for name in PRESETS}
+
+
 def merge(base: dict, over: dict) -> dict:
     """``base`` with ``over``'s keys replacing its own, tables merged key by key."""
     out = dict(base)

@@ -26,6 +26,7 @@ from pathlib import Path
 import jinja2
 
 from rnnlens.pipeline.analyses import ANALYSES, TABLE2, Analysis
+from rnnlens.pipeline.config import preset_descriptions
 from rnnlens.pipeline.stages import LOG, Graph, read_marker, rnnlens_version
 from rnnlens.report.readings import Context, Reading, reading_for
 from rnnlens.report.readings.common import VERDICTS
@@ -169,7 +170,7 @@ def build_report(root: str | os.PathLike, plan, statuses: dict, corpus, config_t
         "title": f"Visualizing and Understanding Recurrent Networks, reproduced on {corpus.name}",
         "corpus": corpus, "dataset": dataset, "sections": page, "findings": findings, "counts": counts,
         "stages": stages, "config_toml": config_toml, "config_source": config_source,
-        "command": command, "when": time.strftime("%Y-%m-%d %H:%M"),
+        "command": command, "when": time.strftime("%Y-%m-%d %H:%M"), "presets": preset_descriptions(),
         "versions": f"rnnlens {rnnlens_version()}, torch {torch.__version__}, Python {platform.python_version()}",
         "host": platform.node(),
     })
