@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rnnlens.analyses.bracket_distance import (bracket_distance, bucket_bounds, bucket_index, check_buckets,
-                                               match_pairs)
+                                               match_pairs, model_reach, reach_from_name)
 from rnnlens.cli import main
 from rnnlens.errors import RnnlensError
 from rnnlens.models.registry import load_predictor
@@ -133,8 +133,36 @@ def test_bucket_means_equal_a_direct_computation_on_synthetic_predictions():
         assert bucket["count"] == len(expected[k]["A"]) > 0
         for name in ("A", "B"):
             assert bucket["mean_prob"][name] == pytest.approx(np.mean(expected[k][name]), rel=1e-12)
-        assert bucket["difference_std"]["B"] > 0 and "A" not in bucket["difference_std"]
-    assert "B-A" in result.summary()
+        lead = bucket["lead"]["B"]  # A minus B over the same closers
+        assert lead["estimate"] == pytest.approx(np.mean(expected[k]["A"]) - np.mean(expected[k]["B"]), rel=1e-9)
+        assert lead["low"] < lead["estimate"] < lead["high"] and lead["count"] == bucket["count"]
+        assert "A" not in bucket["lead"] and bucket["interval"]["A"]["estimate"] == bucket["mean_prob"]["A"]
+    assert "A-B" in result.summary() and "A - B: slope " in result.summary()
+
+
+def test_the_trend_is_one_slope_over_buckets_of_30_closers_and_the_lead_beyond_the_context():
+    text, predictions = synthetic(3000, seed=1)
+    result = bracket_distance(predictions, text, "{}", bin=10, max_distance=50, contexts={"B": 15})
+    distances = result.matches.distances
+    lead = np.exp(predictions["A"].log_probs[result.matches.closers - 1]) - np.exp(predictions["B"].log_probs[result.matches.closers - 1])
+    bucket = np.minimum((distances - 1) // 10, 5)
+    counts = np.bincount(bucket)
+    assert counts.min() < 30 <= counts.max()  # some buckets decide, some do not
+    kept = counts[bucket] >= 30
+    trend = result.to_dict()["trend"]["B"]
+    assert trend["slope"]["estimate"] == pytest.approx(np.polyfit(bucket[kept] * 10 + 5.5, lead[kept], 1)[0])
+    assert trend["slope"]["count"] == kept.sum()
+    assert trend["beyond"]["estimate"] == pytest.approx(lead[distances > 15].mean())
+    assert trend["beyond"]["count"] == (distances > 15).sum()
+    assert (trend["reach"], trend["reach_from"]) == (15, "given")
+
+
+def test_a_models_context_is_given_read_from_its_name_or_assumed_20():
+    assert [reach_from_name(n) for n in ("ngram-20", "nnn-3", "4-NN", "21-gram", "best-lstm")] == [20, 3, 4, 20, None]
+    assert model_reach("ngram-20", {"ngram-20": 7}) == (7, "given")
+    assert model_reach("ngram-5", {}) == (5, "from its name")
+    reach, said = model_reach("four", {})
+    assert reach == 20 and said.startswith("assumed")
 
 
 def test_empty_buckets_are_reported_with_no_mean_and_the_figure_is_drawn():
@@ -146,7 +174,7 @@ def test_empty_buckets_are_reported_with_no_mean_and_the_figure_is_drawn():
     buckets = result.to_dict()["buckets"]
     assert [b["count"] for b in buckets] == [1, 0, 0, 1, 0]
     assert buckets[0]["mean_prob"] == {"only": 0.5} and buckets[3]["mean_prob"] == {"only": 0.25}
-    assert buckets[1]["mean_prob"] == {"only": None} and "difference_std" not in buckets[0]
+    assert buckets[1]["mean_prob"] == {"only": None} and "lead" not in buckets[0]
     assert len(result.plot().get_axes()) == 2  # one model: probabilities and counts, no difference panel
     with pytest.raises(RnnlensError, match="characters given"):
         bracket_distance({"only": Predictions({}, identity, log_probs)}, text[:-1])
@@ -185,7 +213,7 @@ def test_command_writes_what_json_prints_and_means_match_the_models(ngrams, tmp_
     far = [b for b in printed["buckets"] if b["count"] == 3][0]
     assert far["mean_prob"]["four"] == pytest.approx(np.mean(probs[np.array(closers[:3]) - 1]))
     rows = (out / "brackets.csv").read_text().splitlines()
-    assert rows[0] == "lo,hi,count,model,mean_prob,std" and len(rows) == 1 + 2 * len(printed["buckets"])
+    assert rows[0] == "lo,hi,count,model,mean_prob,ci_low,ci_high" and len(rows) == 1 + 2 * len(printed["buckets"])
     assert (out / "brackets.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlens.analyses.training_dynamics import FLOOR, symmetric_kl, training_dynamics
+from rnnlens.analyses.training_dynamics import FLOOR, closest_of, symmetric_kl, training_dynamics
 from rnnlens.data.corpus import load_corpus
 from rnnlens.errors import RnnlensError
 from rnnlens.models.registry import load_predictor
@@ -73,6 +73,8 @@ def test_kl_is_the_mean_over_positions_and_the_loss_difference_is_run_minus_refe
                                                  + sym([.5, .5], [.2, .8])) / 3, rel=1e-6)
     assert second["kl"]["2-NN"] == pytest.approx(sym([.1, .9], [.2, .8]) / 3, rel=1e-6)  # two positions agree
     assert second["closest"] == "2-NN" and first["closest"] == "2-NN"
+    assert first["runner_up"] == "1-NN" and first["gap"]["count"] == 3
+    assert first["gap"]["estimate"] == pytest.approx(first["kl"]["1-NN"] - first["kl"]["2-NN"], rel=1e-9)
     loss_early, loss_ones = -math.log(0.5), -(math.log(0.9) + 2 * math.log(0.1)) / 3
     assert first["loss"] == pytest.approx(loss_early, rel=1e-6)
     assert first["loss_diff"]["1-NN"] == pytest.approx(loss_early - loss_ones, rel=1e-6)
@@ -82,9 +84,24 @@ def test_kl_is_the_mean_over_positions_and_the_loss_difference_is_run_minus_refe
     assert result.to_dict()["against"] == [{"name": "1-NN", "n": 1, "loss": pytest.approx(loss_ones)},
                                            {"name": "2-NN", "n": 2, "loss": pytest.approx(loss_twos)}]
     top, bottom = result.plot().get_axes()[:2]  # the two panels (the epochs axis on top comes third)
-    assert [line.get_label() for line in top.get_lines()] == ["1-NN (n=1)", "2-NN (n=2)"]
+    assert [line.get_label() for line in top.get_lines()] == ["1-NN (n=1)", "2-NN (n=2)", "closest, decided"]
+    decided = [s for s in (first, second) if s["decided"]]
+    assert top.get_lines()[2].get_ydata().tolist() == [s["kl"][s["closest"]] for s in decided]
     assert top.get_lines()[1].get_ydata().tolist() == [first["kl"]["2-NN"], second["kl"]["2-NN"]]
     assert bottom.get_lines()[0].get_ydata().tolist() == [first["loss_diff"]["1-NN"], second["loss_diff"]["1-NN"]]
+
+
+def test_the_closest_is_decided_only_when_the_gap_to_the_runner_up_is_surely_positive():
+    rng = np.random.default_rng(0)
+    noise = rng.exponential(1.0, (3, 3000))
+    apart = closest_of({"1": noise[0] + 0.2, "2": noise[1], "3": noise[2] + 0.5}, resamples=500)
+    assert (apart["closest"], apart["runner_up"], apart["decided"]) == ("2", "1", True)
+    assert apart["gap"]["low"] > 0 and apart["gap"]["count"] == 3000
+    assert "paired bootstrap over positions in blocks of 100" in apart["gap"]["method"]
+    same = closest_of({"1": noise[0], "2": noise[0] + rng.normal(0, 0.01, 3000)}, resamples=500)
+    assert not same["decided"] and same["gap"]["low"] <= 0 < same["gap"]["high"]
+    alone = closest_of({"1": noise[0]})
+    assert alone == {"closest": "1", "runner_up": None, "gap": None, "decided": False}
 
 
 def test_predictions_of_another_text_or_without_distributions_are_refused():

@@ -156,7 +156,8 @@ class CharAdvantage(Result):
         ax.set_ylabel("mean p(true char)")
         ax.set_title(f"where {self.models[model]} beats {self.models[1 - model]}\n(top {len(chosen)}"
                      + (")" if chosen else ": no character)"), fontsize=10, parse_math=False)
-        ax.legend(fontsize=8, loc="upper right")
+        if chosen:  # an empty panel's legend would show bars of no colour
+            ax.legend(fontsize=8, loc="upper right")
         ax.spines[["top", "right"]].set_visible(False)
 
 
