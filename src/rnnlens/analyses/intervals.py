@@ -15,6 +15,7 @@ it rests on and how it was made, so a reading can state its test in words.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ LEVEL = 0.95
 RESAMPLES = 1000
 BLOCK = 100  # positions per bootstrap block over a text
 MIN_COUNT = 30  # fewer cases never decide a finding, nor make a table's top rows
+MIN_BLOCKS = 20  # a short text gets shorter blocks rather than an interval resampled from a handful of blocks
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,13 @@ class Interval:
     level: float = LEVEL
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields, with an undefined bound (no cases, one case) as None: strict JSON has no NaN nor Infinity."""
+        return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Interval":
-        return cls(**{k: data[k] for k in ("estimate", "low", "high", "count", "method", "level") if k in data})
+        fields = {k: data[k] for k in ("estimate", "low", "high", "count", "method", "level") if k in data}
+        return cls(**{k: float("nan") if v is None else v for k, v in fields.items()})
 
     def above(self, value: float = 0.0) -> bool:
         """The whole interval lies above ``value``."""
@@ -82,7 +86,8 @@ def mean_interval(values: np.ndarray, block: int = BLOCK, resamples: int = RESAM
     if len(values) == 0:
         return Interval(float("nan"), float("nan"), float("nan"), 0, "no cases", level)
     if len(values) == 1:
-        return Interval(float(values[0]), float("-inf"), float("inf"), 1, "one case: no interval", level)
+        return Interval(float(values[0]), float("nan"), float("nan"), 1, "one case: no interval", level)
+    block = min(block, max(1, len(values) // MIN_BLOCKS))
     means = block_means(values, block, resamples, seed)
     tail = 100 * (1 - level) / 2
     low, high = np.percentile(means, [tail, 100 - tail])

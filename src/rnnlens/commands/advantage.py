@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from rnnlens.analyses.char_advantage import TOP, char_advantage
+from rnnlens.analyses.intervals import MIN_COUNT
 from rnnlens.checks import COUNT
 from rnnlens.commands.analysis import add_result_options, report
 from rnnlens.commands.common import Stopwatch, check_out
@@ -23,8 +24,10 @@ def register(subparsers) -> None:
     add_models_and_text(parser, "run directories of models A and B of one corpus", at_least=2)
     parser.add_argument("--top", type=COUNT.argparse_type(), default=TOP,
                         help=f"how many characters to show each way (default: {TOP})")
-    parser.add_argument("--min-count", type=COUNT.argparse_type(), default=1,
-                        help="show only characters that occur at least this often as targets (default: 1, all)")
+    parser.add_argument("--min-count", type=COUNT.argparse_type(), default=MIN_COUNT,
+                        help=f"rank among the top only characters that occur at least this often as targets; "
+                             f"fewer cannot decide an advantage, so a lower value counts as {MIN_COUNT} "
+                             f"(default: {MIN_COUNT})")
     add_result_options(parser, "advantage.json, advantage.csv, advantage.png, advantage.svg")
     parser.set_defaults(run=run)
 

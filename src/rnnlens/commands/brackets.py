@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     check_buckets(args.bin, args.max_distance)  # before any model is loaded
     models = models_from_args(args)
     chars = next(iter(models.predictors.values())).vocab.decode(models.text.ids)
+    reach = {name: getattr(p, "context_length", None) for name, p in models.predictors.items()}
     result = bracket_distance(models.predictions, chars, args.pair, args.bin, args.max_distance,
-                              args.skip_code_literals)
+                              args.skip_code_literals, contexts=reach)
     report(result, args, clock)
     return 0
