@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,6 +149,8 @@ def test_dynamics_command_writes_what_it_prints_with_independently_recomputed_nu
     assert [s["batch"] for s in printed["snapshots"]] == [0, 20, 40]  # 59 batches, every 20, and the initial weights
     assert [s["epoch"] for s in printed["snapshots"]] == pytest.approx([0, 20 / 59, 40 / 59])
     assert printed["text"]["chars"] == 1000
+    cached = sorted(p.name.split("-")[0] for p in (Path(runs["run"]) / "predictions").glob("*"))
+    assert "snapshot" not in cached  # a snapshot's distributions are read once, never kept in the run
 
     ids = load_corpus(text=text).vocab.encode(text.read_text(encoding="utf-8"))[:1000]
     references = {str(n): load_predictor(runs[f"n{n}"]) for n in (1, 2)}  # named by their n

@@ -68,11 +68,11 @@ def first_chars(text: Text, limit: int) -> Text:
 
 def snapshot_predictions(run_dir: str, kept: list[dict], text: Text, device: str,
                          quiet: bool = False) -> Iterator[tuple[dict, Predictions]]:
-    """Each snapshot with its (cached) predictions of ``text``, loaded one at a time; a line per snapshot
-    unless ``quiet``."""
+    """Each snapshot with its predictions of ``text`` (not cached: each is read once), loaded one at a time;
+    a line per snapshot unless ``quiet``."""
     for i, snapshot in enumerate(kept, 1):
         predictor = load_predictor(run_dir, weights=snapshot["weights"], device=device)
-        yield snapshot, predictions_for(predictor, text, distributions=True)
+        yield snapshot, predictions_for(predictor, text, distributions=True, keep=False)  # each is read once
         if not quiet:
             log(f"snapshot {i}/{len(kept)}: batch {snapshot['batch']}, epoch {snapshot['epoch']:.2f}")
 

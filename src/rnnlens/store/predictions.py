@@ -80,8 +80,10 @@ def cache_directory(predictor: Predictor, text: Text) -> Path | None:
     return Path(run_dir) / CACHE / f"{predictor.identity['weights']}-{text.sha256[:16]}"
 
 
-def predictions_for(predictor: Predictor, text: Text, distributions: bool = False) -> Predictions:
-    """``predictor``'s predictions over ``text``: from its run directory's cache, else computed and cached.
+def predictions_for(predictor: Predictor, text: Text, distributions: bool = False, keep: bool = True) -> Predictions:
+    """``predictor``'s predictions over ``text``: from its run directory's cache, else computed and, with
+    ``keep``, cached (without it, for predictions read once: a training snapshot's distributions over a
+    text take ``4 x characters x vocabulary`` bytes, 33 MB for 100K characters of War and Peace, each).
 
     A cached entry counts only if it is of the same weights (sha256) and
     text (sha256 of the ids) and holds the distributions when asked for.
@@ -96,7 +98,7 @@ def predictions_for(predictor: Predictor, text: Text, distributions: bool = Fals
                 and (cached.distributions is not None or not distributions):
             return cached
     fresh = predict(predictor, text, distributions)
-    if where is not None:
+    if where is not None and keep:
         try:
             fresh.save(where)
         except OSError:
