@@ -210,7 +210,7 @@ def test_info_text_and_states_are_windows_of_the_trace(client, models):
     assert not trigram["has_trace"]
     assert get(client, "/api/text", start=1000, length=77)[1]["text"] == trace.text[1000:1077]
     status, body = get(client, "/api/states", layer=1, quantity="tanh_cell", units="3,0,15", start=2000, length=50)
-    expected = np.tanh(trace["layer1.cell"][2000:2050][:, [3, 0, 15]]).T
+    expected = np.tanh(trace["layer1.cell"][2000:2050][:, [3, 0, 15]].astype(np.float32)).T  # stored in float16
     assert status == 200 and np.allclose(body["values"], expected, atol=6e-5)
     _, gate = get(client, "/api/states", quantity="forget_gate", units="7", start=trace.positions - 3, length=500)
     assert gate["end"] == trace.positions and np.allclose(gate["values"][0], trace["layer1.forget_gate"][-3:, 7],

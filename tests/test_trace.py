@@ -190,6 +190,47 @@ def test_trace_command_writes_a_memory_mappable_manifest(run_dir, tmp_path, caps
     assert "wrote" in capsys.readouterr().out
 
 
+def stored_bytes(trace_dir) -> int:
+    """The bytes of a trace directory's arrays, headers left out."""
+    return sum(np.load(f, mmap_mode="r").nbytes for f in trace_dir.glob("*.npy"))
+
+
+def test_the_trace_command_says_what_it_takes_before_writing_and_refuses_more_than_the_disk_has(
+        run_dir, tmp_path, capsys, monkeypatch):
+    out, corpus = run_dir
+    positions = len(corpus.split_ids("val")) - 1
+    values = 1 + len(corpus.vocab) + 2 * 6 * 16  # prob, the distribution, 6 quantities of 16 units in 2 layers
+    assert main(["trace", str(out), "--split", "val", "--full-distribution", "--out", str(tmp_path / "tr")]) == 0
+    err = capsys.readouterr().err
+    cost = positions * values * 4
+    assert f"tracing into {tmp_path / 'tr'}: {cost / 1e6:,.1f} MB: {positions:,} positions x {values} values " \
+           f"({values * 4:,} bytes a position)" in err
+    assert err.index("tracing into") < err.index("took") and stored_bytes(tmp_path / "tr") == cost
+    monkeypatch.setattr(trace_store, "free_bytes", lambda path: cost - 1)
+    assert main(["trace", str(out), "--split", "val", "--full-distribution", "--out", str(tmp_path / "more")]) == 1
+    line = capsys.readouterr().err.strip().splitlines()[-1]  # after the line saying what was read
+    assert line.startswith("rnnlens trace: error: a trace of") and f"would take {cost / 1e6:,.1f} MB" in line
+    assert line.endswith("; trace a shorter text with --text") and not (tmp_path / "more").exists()
+
+
+def test_a_float16_trace_is_the_float32_one_rounded_in_half_the_space_but_prob(run_dir, tmp_path):
+    out, corpus = run_dir
+    predictor, text = load_rnn(out), Text(corpus.split_ids("val"), "val")
+    wide = write_trace(tmp_path / "wide", predictor, text, full_distribution=True)
+    half = write_trace(tmp_path / "half", predictor, text, full_distribution=True, float16=True)
+    assert half["prob"].dtype == np.float32 and np.array_equal(half["prob"], wide["prob"])
+    for key in set(wide) - {"prob"}:
+        assert half[key].dtype == np.float16 and np.array_equal(half[key], wide[key].astype(np.float16)), key
+    cost = trace_store.trace_cost(predictor, text, full_distribution=True, float16=True)
+    assert stored_bytes(tmp_path / "half") == cost.bytes == (stored_bytes(tmp_path / "wide") + 4 * half.positions) // 2
+    assert cost.peak == stored_bytes(tmp_path / "wide") + half.positions * len(corpus.vocab) * 2  # + the widest key
+    # a float16 trace serves the explorer, not an analysis that asks for float32; a float32 one serves both
+    assert ensure_trace(tmp_path / "half", predictor, text, full_distribution=True, float16=True)[1] == "reused"
+    assert ensure_trace(tmp_path / "half", predictor, text, full_distribution=True)[1] == \
+        "rewritten: it is stored in float16"
+    assert ensure_trace(tmp_path / "half", predictor, text, full_distribution=True, float16=True)[1] == "reused"
+
+
 def test_an_incomplete_trace_is_detected_and_rewritten(run_dir, tmp_path):
     out, corpus = run_dir
     predictor = load_rnn(out)

@@ -1,8 +1,8 @@
 """``rnnlens explore``: look inside models in the browser: units over the text, select and match, predictions.
 
 Each PATH is a trace directory or a run directory (a network is traced over
-the text on first use and the trace kept in ``RUN/traces/``; an n-gram or
-n-NN model shows its predictions only). With two models, both models'
+the text on first use and the trace kept in ``RUN/traces/``, in float16, its
+size said first; an n-gram or n-NN model shows its predictions only). With two models, both models'
 predictions are shown side by side and their difference in p(true) is
 coloured along the text. With ``--onion`` (a result of ``rnnlens onion`` of a
 model explored here, over the same text) that model's errors can be coloured by

@@ -19,6 +19,9 @@ def register(subparsers) -> None:
                              "or an older trace, which is then replaced whole")
     parser.add_argument("--full-distribution", action="store_true",
                         help="also keep the (positions, vocabulary) next-character distribution")
+    parser.add_argument("--float16", action="store_true",
+                        help="store every quantity but prob in float16: half the disk, about 3 significant digits "
+                             "(enough to look at; analyses read float32)")
     add_reporting(parser, json_help=None)
     parser.set_defaults(run=run)
 
@@ -30,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     text = text_from_args(args, predictor)
     log(f"read {args.model_dir} ({args.weights} weights): {predictor.description}; text: {text.source}, "
         f"{len(text.ids):,} characters")
-    trace = write_trace(args.out, predictor, text, full_distribution=args.full_distribution,
-                        progress=show_progress(args))
+    trace = write_trace(args.out, predictor, text, full_distribution=args.full_distribution, float16=args.float16,
+                        progress=show_progress(args), log=log)
     size = sum(a.nbytes for a in trace.values())
     print(f"wrote {args.out}: {len(trace)} keys, {trace.positions:,} positions, {size / 1e6:,.1f} MB "
           f"({', '.join(trace)})")

@@ -3,8 +3,9 @@ onion categories of its errors.
 
 A PATH on the command line is a trace directory (opened memory-mapped) or a
 run directory: a network's trace of the text is then kept in
-``RUN/traces/WEIGHTS-TEXTSHA/`` with the full next-character distribution
-and reused while it matches (``store.traces.ensure_trace``); a model without
+``RUN/traces/WEIGHTS-TEXTSHA/`` with the full next-character distribution,
+in float16 (half the disk; the page shows four digits at most), and reused
+while it matches (``store.traces.ensure_trace``); a model without
 internals (an n-gram, an n-NN) gives its cached predictions only. Nothing is
 read into memory up front: the arrays stay memory-mapped and the server
 reads the windows it is asked for.
@@ -180,10 +181,12 @@ def load_model(path: str | os.PathLike, name: str, text_of: Callable[[Predictor]
         return from_predictions(predictor, text, name)
     keep = Path(path) / TRACES / f"{weights}-{text.sha256[:16]}"
     try:
-        trace, status = ensure_trace(keep, predictor, text, full_distribution=True, progress=progress)
+        trace, status = ensure_trace(keep, predictor, text, full_distribution=True, float16=True, progress=progress,
+                                     log=log)
     except OSError as err:  # a run directory we may not write into
         raise RnnlensError(f"cannot keep the trace in {keep} ({err.strerror or err}); trace the model elsewhere "
-                           f"(rnnlens trace {path} --full-distribution --out TRACE_DIR) and explore TRACE_DIR") from None
+                           f"(rnnlens trace {path} --full-distribution --float16 --out TRACE_DIR) and explore "
+                           "TRACE_DIR") from None
     log(f"trace {keep} {status}: {trace.description}")
     return from_trace(trace, name, predictor)
 

@@ -27,6 +27,7 @@ import jinja2
 
 from rnnlens.pipeline.analyses import ANALYSES, TABLE2, Analysis
 from rnnlens.pipeline.config import preset_descriptions
+from rnnlens.pipeline.model_links import MODELS, finished_models
 from rnnlens.pipeline.stages import LOG, Graph, read_marker, rnnlens_version
 from rnnlens.report.readings import Context, Reading, reading_for
 from rnnlens.report.readings.common import VERDICTS
@@ -166,10 +167,11 @@ def build_report(root: str | os.PathLike, plan, statuses: dict, corpus, config_t
     atomic.write_text(root / "findings.json", json.dumps(
         [{**f.to_dict(label), "analysis": title} for label, title, f in findings], indent=1) + "\n")
     stages = [stage_view(plan.graph, n, statuses.get(n), root) for n in plan.graph.order]
+    models = [(f"{MODELS}/{name}", shown(run, root)) for name, run in finished_models(plan.graph).items()]
     html = render({
         "title": f"Visualizing and Understanding Recurrent Networks, reproduced on {corpus.name}",
         "corpus": corpus, "dataset": dataset, "sections": page, "findings": findings, "counts": counts,
-        "stages": stages, "config_toml": config_toml, "config_source": config_source,
+        "stages": stages, "models": models, "config_toml": config_toml, "config_source": config_source,
         "command": command, "when": time.strftime("%Y-%m-%d %H:%M"), "presets": preset_descriptions(),
         "versions": f"rnnlens {rnnlens_version()}, torch {torch.__version__}, Python {platform.python_version()}",
         "host": platform.node(),

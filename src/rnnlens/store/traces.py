@@ -17,6 +17,15 @@ leaves no directory that could be read as complete. ``open_trace`` still
 checks every file against the manifest and refuses an incomplete one;
 ``ensure_trace`` then writes it again.
 
+A trace is large (every unit of every quantity at every position: a 2-layer
+LSTM of 50K parameters over War and Peace's test split is 858 MB), so
+``write_trace`` says what it will take before writing (``trace_cost``) and
+refuses when the disk has not that much free. With ``float16`` every key but
+``prob`` is stored in half the space, to about three significant digits:
+enough to look at (the explorer keeps its traces so), not for analyses, which
+are given float32 (``ensure_trace`` rewrites a float16 trace asked for in
+float32). It is computed in float32 first and narrowed key by key.
+
 Which quantities exist, and which are gates, is the model kind's business
 (``trace_keys``, ``trace_gates``, ``compute_trace`` in its registry module).
 """
@@ -24,6 +33,9 @@ Which quantities exist, and which are gates, is the model kind's business
 from __future__ import annotations
 
 import os
+import shutil
+from dataclasses import dataclass
+from math import prod
 from pathlib import Path
 from typing import Callable
 
@@ -41,6 +53,9 @@ MANIFEST = "manifest.json"
 TEXT_FILE = "text.txt"
 FORMAT = "rnnlens-trace"
 VERSION = 2
+WIDE = "prob"  # the key kept in float32 in a float16 trace: losses and p(true) are read from it
+HALF_MAX = float(np.finfo(np.float16).max)
+ROWS = 65_536  # rows narrowed to float16 at a time
 
 # what an analysis asks of a trace: given every key the model has and its gate quantities, the keys it reads
 KeyChoice = Callable[[list[str], list[str]], set[str]]
@@ -67,6 +82,16 @@ def _info(predictor: Predictor, text: Text, keys: list[str], gates: list[str]) -
             "gates": gate_keys(keys, gates)}
 
 
+def _wanted(predictor: Predictor, keys: set[str] | None, full_distribution: bool) -> set[str]:
+    """``keys``, checked against the kind's, or every key (``distribution`` with ``full_distribution``)."""
+    every, _ = available_keys(predictor, full_distribution=True)
+    wanted = set(keys) if keys is not None else set(available_keys(predictor, full_distribution)[0])
+    if wanted - set(every):
+        raise RnnlensError(f"a trace of {predictor.description} has no {', '.join(sorted(wanted - set(every)))}; "
+                           f"its keys are {', '.join(every)}")
+    return wanted
+
+
 def compute_trace(predictor: Predictor, text: Text, keys: set[str] | None = None, full_distribution: bool = False,
                   allocate=None, progress: bool = False, **options) -> Trace:
     """Trace ``predictor`` over ``text`` in memory (or into arrays ``allocate(key, shape, dtype)`` makes).
@@ -74,19 +99,83 @@ def compute_trace(predictor: Predictor, text: Text, keys: set[str] | None = None
     ``keys`` limits what is kept (default: every key, ``distribution`` with ``full_distribution``).
     """
     kind = _traceable(predictor)
-    every, gates = available_keys(predictor, full_distribution=True)
-    wanted = set(keys) if keys is not None else set(kind.trace_keys(predictor, full_distribution))
-    if wanted - set(every):
-        raise RnnlensError(f"a trace of {predictor.description} has no {', '.join(sorted(wanted - set(every)))}; "
-                           f"its keys are {', '.join(every)}")
+    wanted = _wanted(predictor, keys, full_distribution)
     allocate = allocate or (lambda key, shape, dtype: plain_page_array(shape, dtype))
     arrays = kind.compute_trace(predictor, text.ids, allocate=allocate, keys=wanted, progress=progress, **options)
-    return Trace(arrays, predictor.vocab.decode(text.ids), _info(predictor, text, list(arrays), gates))
+    return Trace(arrays, predictor.vocab.decode(text.ids), _info(predictor, text, list(arrays),
+                                                                 kind.trace_gates(predictor)))
+
+
+@dataclass(frozen=True)
+class TraceCost:
+    """What a trace takes on disk: ``positions`` rows of ``values`` numbers (every unit of every key), ``bytes``
+    once written and ``peak`` while written (a float16 trace is computed in float32 first)."""
+
+    positions: int
+    values: int
+    bytes: int
+    peak: int
+
+    def words(self) -> str:
+        """``858.3 MB: 319,621 positions x 671 values (2,684 bytes a position)``."""
+        per_position = self.bytes // max(self.positions, 1)
+        text = f"{self.bytes / 1e6:,.1f} MB: {self.positions:,} positions x {self.values:,} values " \
+               f"({per_position:,} bytes a position)"
+        return text if self.peak == self.bytes else f"{text}, {self.peak / 1e6:,.1f} MB while written"
+
+
+def trace_cost(predictor: Predictor, text: Text, keys: set[str] | None = None, full_distribution: bool = False,
+               float16: bool = False) -> TraceCost:
+    """What ``write_trace`` with these arguments takes on disk, from the shapes of a trace of one position."""
+    wanted = _wanted(predictor, keys, full_distribution)
+    probe = _traceable(predictor).compute_trace(predictor, text.ids[:2], keys=wanted, progress=False)
+    positions = max(len(text.ids) - 1, 0)
+    units = {key: prod(a.shape[1:]) for key, a in probe.items()}
+    wide = {key: positions * units[key] * a.dtype.itemsize for key, a in probe.items()}
+    if not float16:
+        total = sum(wide.values())
+        return TraceCost(positions, sum(units.values()), total, total)
+    half = {key: wide[key] if key == WIDE else positions * units[key] * 2 for key in wide}
+    peak = sum(wide.values()) + max(half.values(), default=0)  # narrowed one key at a time
+    return TraceCost(positions, sum(units.values()), sum(half.values()), peak)
+
+
+def free_bytes(path: str | os.PathLike) -> int:
+    """Free space on the file system that holds ``path`` (or would: its nearest existing ancestor)."""
+    path = Path(path).absolute()
+    while not path.exists():
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+def _narrow(path: Path) -> None:
+    """Rewrite the ``.npy`` at ``path`` as float16, ``ROWS`` rows at a time (values beyond float16's range are
+    clipped to it: an infinity would show as nothing)."""
+    wide = np.load(path, mmap_mode="r")
+    half_path = path.with_name(path.name + ".half")
+    half = np.lib.format.open_memmap(half_path, mode="w+", dtype=np.float16, shape=wide.shape)
+    for start in range(0, len(wide), ROWS):
+        half[start:start + ROWS] = np.clip(wide[start:start + ROWS], -HALF_MAX, HALF_MAX)
+    half.flush()
+    del wide, half
+    os.replace(half_path, path)
 
 
 def write_trace(out_dir: str | os.PathLike, predictor: Predictor, text: Text, keys: set[str] | None = None,
-                full_distribution: bool = False, progress: bool = False, **options) -> Trace:
-    """Trace ``predictor`` over ``text`` into ``out_dir`` (replacing an older trace whole) and open the result."""
+                full_distribution: bool = False, progress: bool = False, float16: bool = False,
+                log: Callable[[str], None] = lambda _: None, **options) -> Trace:
+    """Trace ``predictor`` over ``text`` into ``out_dir`` (replacing an older trace whole) and open the result.
+
+    Says what it will take through ``log`` first, and refuses when that is more than the disk has free;
+    ``float16`` stores every key but ``prob`` in half the space (see the module docstring).
+    """
+    cost = trace_cost(predictor, text, keys, full_distribution, float16)
+    free = free_bytes(out_dir)
+    if cost.peak > free:
+        raise RnnlensError(f"a trace of {predictor.description} over {text.source} would take {cost.words()}, and "
+                           f"{Path(out_dir).absolute().parent} has {free / 1e6:,.1f} MB free",
+                           "trace a shorter text", option="text")
+    log(f"tracing into {out_dir}: {cost.words()}")
     with replace_directory(out_dir, "trace") as tmp:
         def allocate(key, shape, dtype):
             return np.lib.format.open_memmap(tmp / f"{key}.npy", mode="w+", dtype=dtype, shape=shape)
@@ -94,13 +183,19 @@ def write_trace(out_dir: str | os.PathLike, predictor: Predictor, text: Text, ke
         trace = compute_trace(predictor, text, keys, full_distribution, allocate, progress, **options)
         for key in trace:
             trace[key].flush()
+        stored, positions, info = list(trace), trace.positions, trace.info
+        del trace
+        for key in stored:
+            if float16 and key != WIDE:
+                _narrow(tmp / f"{key}.npy")
+        arrays = {key: np.load(tmp / f"{key}.npy", mmap_mode="r") for key in stored}
         manifest = {
             "format": FORMAT, "version": VERSION,
             "keys": {key: {"file": f"{key}.npy", "shape": list(a.shape), "dtype": str(a.dtype)}
-                     for key, a in trace.items()},
-            "positions": trace.positions, **trace.info,
+                     for key, a in arrays.items()},
+            "positions": positions, **info,
         }
-        del trace
+        del arrays
         atomic.write_text(tmp / TEXT_FILE, predictor.vocab.decode(text.ids))
         atomic.write_json(tmp / MANIFEST, manifest)  # last: its presence marks a finished trace
     return open_trace(out_dir)
@@ -142,11 +237,12 @@ def open_trace(trace_dir: str | os.PathLike) -> Trace:
 
 
 def ensure_trace(out_dir: str | os.PathLike, predictor: Predictor, text: Text, keys: set[str] | None = None,
-                 full_distribution: bool = False, **options) -> tuple[Trace, str]:
+                 full_distribution: bool = False, float16: bool = False, **options) -> tuple[Trace, str]:
     """Reuse the trace in ``out_dir`` if it is complete and of these weights and this text; else write it.
 
     Returns the trace and what happened: ``"reused"``, ``"written"``, or
-    ``"rewritten: REASON"`` (incomplete, other weights, other text, missing keys).
+    ``"rewritten: REASON"`` (incomplete, other weights, other text, missing keys, float16 where float32 is
+    asked for; a float32 trace serves where float16 would do). ``options`` go to ``write_trace``.
     """
     reason = None
     if Path(out_dir).exists():
@@ -162,9 +258,12 @@ def ensure_trace(out_dir: str | os.PathLike, predictor: Predictor, text: Text, k
                 reason = "it traced other weights"
             elif not wanted <= set(trace):
                 reason = "it lacks keys now asked for"
+            elif not float16 and any(trace[key].dtype == np.float16 for key in trace):
+                reason = "it is stored in float16"
             else:
                 return trace, "reused"
-    trace = write_trace(out_dir, predictor, text, keys=keys, full_distribution=full_distribution, **options)
+    trace = write_trace(out_dir, predictor, text, keys=keys, full_distribution=full_distribution, float16=float16,
+                        **options)
     return trace, "written" if reason is None else f"rewritten: {reason}"
 
 
@@ -195,7 +294,7 @@ def get_trace(source: str | os.PathLike, keys: KeyChoice, split: str | None = No
     text = text_for(predictor.vocab, predictor.corpus_spec, split=split, file=file, skip_unknown=skip_unknown,
                     data_dir=data_dir)
     if keep is not None:  # a kept trace holds every key, so that every analysis can reuse it
-        trace, status = ensure_trace(keep, predictor, text, progress=progress)
+        trace, status = ensure_trace(keep, predictor, text, progress=progress, log=log)
         log(f"trace {keep} {status}: {trace.description}")
         return trace
     trace = compute_trace(predictor, text, keys=keys(*available_keys(predictor)), progress=progress)
