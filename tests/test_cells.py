@@ -10,9 +10,10 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from rnnlens.analyses.interpretable_cells import (CHANCE_MARGIN, aucs, correlations, find_interpretable_cells,
-                                                  null_shifts, pearson, representative_window, roc_auc)
-from rnnlens.render.cell_pictures import CellPicture, render_html, value_colors
+from rnnlens.analyses.interpretable_cells import (MIN_STRENGTH, aucs, auc_resamples, correlation_resamples,
+                                                  correlations, find_interpretable_cells, null_shifts, pearson,
+                                                  representative_window, resample_weights, roc_auc)
+from rnnlens.render.cell_pictures import SCALE_WORDS, CellPicture, plot_pictures, render_html, value_colors
 from rnnlens.cli import main
 from rnnlens.errors import RnnlensError
 from rnnlens.data.features import FEATURES, Feature, compute_features, register_feature
@@ -106,11 +107,17 @@ def test_the_ranking_finds_planted_cells(war_and_peace):
     # line position is 0 only on the first character of a line: 19,584 of the 19,999 rows carry it
     assert best["line_position"].support == positions - 1 - text[:positions - 1].count("\n") == 19_584
     assert best["in_double_quotes"].support == int(features["in_double_quotes"][:positions].sum())
-    assert best["line_position"].beyond_chance and best["line_position"].null_score < 0.1  # measured 0.886 vs 0.065
-    assert best["in_double_quotes"].beyond_chance and best["in_double_quotes"].null_score < 0.6  # 0.998 vs 0.556
-    chance = best["after_space"]  # measured AUC 0.519 against a null of 0.522
-    assert not chance.beyond_chance and chance.score - chance.null_score < CHANCE_MARGIN
-    assert re.search(r"^after_space .* no unit beyond chance", result.summary(), re.M)
+    line, quotes = best["line_position"], best["in_double_quotes"]
+    assert line.tracks and line.null_score < 0.1 and line.interval.low > 0.87  # measured 0.886 [0.883, 0.889] vs 0.065
+    assert quotes.tracks and quotes.null_score < 0.6 and quotes.interval.low > 0.99  # 0.998 [0.997, 0.998] vs 0.556
+    assert line.events == 327 and line.interval.count == positions  # 327 lines, every position resampled
+    chance = best["after_space"]  # measured AUC 0.519 [0.512, 0.526] against a null of 0.522
+    assert not chance.beyond_chance and chance.verdict == "does not track" and chance.interval.high < 0.75
+    assert "least strength of a cell (0.750)" in chance.why
+    word = best["word_position"]  # |r| 0.034 [0.015, 0.052]: beyond chance (0.024)? not surely, and far too weak
+    assert word.verdict == "does not track" and word.interval.high < MIN_STRENGTH["|r|"]
+    assert best["indentation"].why == "on at 49 characters in 1 stretch: fewer than 30 stretches"  # one indented line
+    assert re.search(r"^after_space .* does not track", result.summary(), re.M)
     drawn = {p.title.split(":")[0] for p in result.pictures}
     assert drawn == {m.feature for m in result.findings} and "after_space" not in drawn and "line_position" in drawn
     quotes = next(p for p in result.pictures if p.title.startswith("in_double_quotes:"))
@@ -127,6 +134,22 @@ def test_the_null_scores_equal_the_scores_of_rolled_features():
     rolled_auc = np.concatenate([aucs(values, np.roll(binary, s, axis=0)) for s in shifts], axis=1)
     assert np.allclose(correlations(values, numeric, shifts), rolled_r, atol=1e-12)
     assert np.allclose(aucs(values, binary, shifts), rolled_auc, atol=1e-12)
+
+
+def test_resampled_scores_are_exact_on_the_text_itself_and_spread_over_resamples():
+    rng = np.random.default_rng(3)
+    x = np.round(rng.normal(size=2000), 1)  # ties, within and across bins
+    positive = rng.random(2000) < 0.3
+    y = x + rng.normal(size=2000)
+    whole = np.ones((1, 20))  # every block of 100 once: the text itself
+    assert auc_resamples(x, positive, whole)[0] == pytest.approx(roc_auc_score(positive, x), abs=1e-12)
+    assert correlation_resamples(x, y, whole)[0] == pytest.approx(np.corrcoef(x, y)[0, 1], abs=1e-12)
+    drawn = np.zeros((1, 20))
+    drawn[0, :10] = 2  # the first half twice
+    half = roc_auc_score(positive[:1000], x[:1000])  # within a bin, pairs keep the whole text's order: close
+    assert auc_resamples(x, positive, drawn)[0] == pytest.approx(half, abs=1e-4)  # measured 1.3e-5 off
+    spread = auc_resamples(x, positive, resample_weights(2000, 500))
+    assert 0.005 < spread.std() < 0.05 and abs(spread.mean() - roc_auc_score(positive, x)) < 0.01
 
 
 def planted_trace(text, seed):
@@ -148,7 +171,8 @@ def planted_trace(text, seed):
     return Trace(layers, text, {}), features
 
 
-def test_a_detector_of_a_dozen_characters_is_beyond_chance_and_says_how_few_they_are(war_and_peace, tmp_path):
+def test_a_detector_of_a_dozen_characters_beats_chance_but_decides_nothing_and_says_how_few_they_are(war_and_peace,
+                                                                                                     tmp_path):
     # seeds 0-5 gave: marked AUC 1.000 against nulls 0.696-0.753; unmarked 0.613-0.705 against 0.685-0.760;
     # drift |r| 0.158-0.687 (two independent random walks correlate by accident) against nulls 0.423-0.764
     trace, features = planted_trace(war_and_peace[20_000:40_000], seed=1)
@@ -157,24 +181,31 @@ def test_a_detector_of_a_dozen_characters_is_beyond_chance_and_says_how_few_they
     marked, unmarked, drift = best["marked"], best["unmarked"], best["drift"]
     assert (marked.layer, marked.unit, marked.support) == (1, 5, 12)
     assert marked.score > 0.99 and marked.null_score < 0.8 and marked.beyond_chance
+    assert (marked.events, marked.verdict) == (7, "cannot say")  # 12 characters in 7 stretches: too few
     assert unmarked.support == 12 and not unmarked.beyond_chance  # measured 0.691 against 0.707
     assert (drift.layer, drift.unit) == (1, 11) and drift.score > 0.6  # measured |r| 0.687: spurious, yet high
     assert drift.null_score > drift.score and not drift.beyond_chance  # the shifted walks reach 0.764
-    assert [p.title.split(":")[0] for p in result.pictures] == ["marked"]
-    assert "12 chars" in result.pictures[0].title
+    assert drift.verdict == "cannot say" and drift.why.endswith("1 stretch: fewer than 30 stretches")  # never off
+    assert result.findings == [] and [p.title.split(":")[0] for p in result.pictures] == ["marked"]
+    assert result.pictures[0].title.endswith("hidden: cannot say (on at 12 characters in 7 stretches: fewer than 30 "
+                                             "of either), drawn as the closest to a cell")
 
     saved = {m["feature"]: m for m in result.to_dict()["best"]}
     assert saved["drift"]["beyond_chance"] is False and saved["drift"]["null_score"] == pytest.approx(drift.null_score)
-    assert saved["marked"]["support"] == 12 and result.to_dict()["chance"]["margin"] == CHANCE_MARGIN
+    assert saved["marked"]["support"] == 12 and result.to_dict()["chance"]["min_strength"] == MIN_STRENGTH
+    assert saved["marked"]["interval"]["low"] == pytest.approx(marked.interval.low)
+    assert saved["marked"]["tracks"] is False and saved["marked"]["verdict"] == "cannot say"
     result.save(tmp_path / "out")
     rows = {r["feature"]: r for r in csv.DictReader((tmp_path / "out" / "best_cells.csv").open())}
     assert (rows["marked"]["support"], rows["marked"]["beyond_chance"], rows["drift"]["beyond_chance"]) == \
         ("12", "True", "False")
+    assert (rows["marked"]["events"], rows["marked"]["verdict"]) == ("7", "cannot say")
     page = (tmp_path / "out" / "cells.html").read_text()
-    assert page.count("<figure>") == 1 and "No unit beyond chance, not drawn: unmarked" in page
+    assert page.count("<figure>") == 1 and "No unit surely tracks these: marked" in page
     summary = result.summary()
-    assert re.search(r"^marked .* 12  higher inside$", summary, re.M)
-    assert re.search(r"^drift .* no unit beyond chance", summary, re.M)
+    assert re.search(r"^marked .* 12 +7  cannot say \(on at 12 characters in 7 stretches: fewer than 30 of either\)$",
+                     summary, re.M)
+    assert re.search(r"^drift .* 19,999 +1  cannot say", summary, re.M)
 
 
 def test_the_representative_window_is_where_the_feature_varies():
@@ -195,6 +226,18 @@ def test_cell_pictures_are_escaped_coloured_html_with_visible_layout():
     assert "\u21b5</i></span><br>" in page and "\u2192" in page  # newline marked and broken, tab marked
     assert page.count('<span style="background:#ffffff"') == 3 + 1  # three zeros, plus 0.0 in the scale
     assert "layer 2 unit 7 tanh_cell" in page and "model X" in page
+    assert "red near -1, white at 0, blue near +1" in page and SCALE_WORDS == "red near -1, white at 0, blue near +1"
+
+
+def test_the_png_of_cell_pictures_carries_a_colour_bar_saying_what_red_and_blue_mean():
+    figure = plot_pictures([CellPicture("ab\ncd", np.array([-1.0, 0, 1, 0.5, 0]), "layer 1 unit 0")])
+    scale = figure.get_axes()[0]
+    bar = scale.get_images()[0].get_array()[0]  # one row of colours from -1 to +1
+    red, blue = value_colors(np.array([-1.0, 1.0]))
+    assert np.allclose(bar[0], red) and np.allclose(bar[-1], blue)
+    assert scale.get_xlim() == (-1, 1)
+    assert [t.get_text() for t in scale.get_xticklabels()] == ["-1", "-0.5", "0", "+0.5", "+1"]
+    assert scale.texts[0].get_text() == f"background: the unit's value after reading the character ({SCALE_WORDS})"
 
 
 class PreContents(HTMLParser):
@@ -254,10 +297,11 @@ def test_cells_command_writes_tables_and_pictures_and_takes_user_features(run_di
     named = {m["feature"] for m in result["best"]}
     assert {"line_position", "in_double_quotes", "test_capital"} <= named
     assert all(0.5 <= m["score"] <= 1 if m["kind"] == "binary" else 0 <= m["score"] <= 1 for m in result["best"])
-    assert all(m["beyond_chance"] == (m["score"] - m["null_score"] > CHANCE_MARGIN) for m in result["best"])
+    assert all(m["beyond_chance"] == (m["interval"]["low"] > m["null_score"]) for m in result["best"])
+    assert all(m["tracks"] == (m["verdict"] == "tracks") for m in result["best"])
     assert all(0 <= m["support"] <= result["positions"] for m in result["best"])
     html_page = (tmp_path / "cells" / "cells.html").read_text()
-    assert html_page.count("<figure>") == sum(m["beyond_chance"] for m in result["best"])
+    assert html_page.count("<figure>") == max(1, sum(m["tracks"] for m in result["best"]))  # the closest if none
     for name in ("cells.json", "best_cells.csv", "scores.csv", "cells.html", "cells.png"):
         assert (tmp_path / "cells" / name).stat().st_size > 0
     assert len((tmp_path / "cells" / "scores.csv").read_text().splitlines()) == 1 + len(result["features"]) * 2 * 16
@@ -314,5 +358,6 @@ def test_a_model_trained_on_hard_wrapped_text_grows_a_line_position_cell(tmp_pat
                  "--json", "--out", str(tmp_path / "cells")]) == 0
     best = {m["feature"]: m for m in json.loads(capsys.readouterr().out)["best"]}
     line = best["line_position"]
-    assert line["score"] >= 0.55 and line["beyond_chance"] and line["null_score"] < 0.2
+    assert line["score"] >= 0.55 and line["tracks"] and line["null_score"] < 0.2
+    assert line["interval"]["low"] > MIN_STRENGTH["|r|"]
     assert "in_double_quotes" not in best  # no quotes in this text: constant, not scored

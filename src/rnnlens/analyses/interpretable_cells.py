@@ -8,24 +8,38 @@ LSTM, as the paper plots, else h) is scored against every feature of
 feature, folded to max(AUC, 1 - AUC) so a unit that is *lower* inside scores
 as well as one that is higher (the direction is reported).
 
-The best of hundreds of units always scores something, so each best score is
-set against chance: the same best-unit score against the feature shifted
-circularly along the text (``null_shifts``). A best unit that does not beat
-that by ``CHANCE_MARGIN`` is reported as "no unit beyond chance" and not
-drawn; the others are drawn as cell pictures on the stretch of text where
-their feature varies most. Each best unit also says on how many characters
-its feature is on (or non-zero): a high AUC on a handful of characters is a
-detector of those characters, not a cell.
+A best unit **tracks** its feature when the 95% interval of its score lies
+above two bars:
+
+- chance: the best of hundreds of units always scores something, so the
+  chance level is that same choice, the best unit's score, made against the
+  feature shifted circularly along the text (``null_shifts``), the highest
+  over the shifts. Score and chance are both a maximum over units, so the
+  optimism of choosing the best is on both sides of the comparison.
+- ``MIN_STRENGTH``: a cell a reader would see follow its feature, not just
+  one that beats chance on a long text (the issue saw |r| 0.082 called
+  beyond chance).
+
+The interval is a block bootstrap over positions (``intervals.BLOCK``
+consecutive characters per block: line position, quotes and brackets run
+over many characters). A feature on (or non-zero) at fewer than
+``MIN_COUNT`` characters or in fewer than ``MIN_COUNT`` separate stretches
+cannot decide: a high AUC on a handful of characters is a detector of those
+characters, not a cell. The tracking units are drawn as cell pictures on the
+stretch of text where their feature varies most; when none tracks, the one
+closest to tracking is drawn, saying so, so that Figure 2 always shows what
+the best units do.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
+from rnnlens.analyses.intervals import BLOCK, LEVEL, MIN_COUNT, RESAMPLES, Interval
 from rnnlens.analyses.result import Result
 from rnnlens.checks import COUNT
 from rnnlens.data.features import FEATURES, Feature
@@ -37,7 +51,11 @@ from rnnlens.store.atomic import write_csv
 
 UNIT_BLOCK = 64  # units scored at a time: bounds memory on long traces
 NULL_SHIFTS = 8  # circular shifts of each feature whose best scores make its chance level (see null_shifts)
-CHANCE_MARGIN = 0.05  # how far above that chance level a best unit must score to be a finding
+# The least score of a cell the paper would call interpretable: |r| 0.3 shares 9% of the feature's variance
+# (the issue's |r| 0.082 shares 0.7%); AUC 0.75 puts a random character inside above a random one outside 3
+# times in 4, a separation of about one standard deviation, which at even odds is |r| 0.43.
+MIN_STRENGTH = {"|r|": 0.3, "AUC": 0.75}
+AUC_BINS = 128  # value bins that make a resampled AUC two matrix products instead of a sort (see auc_resamples)
 
 
 def default_quantity(keys: list[str]) -> str:
@@ -178,15 +196,130 @@ def fold(values: np.ndarray, kind: str) -> np.ndarray:
     return np.abs(values) if kind == "numeric" else np.maximum(values, 1 - values)
 
 
+def resample_weights(positions: int, resamples: int = RESAMPLES, seed: int = 0, block: int = BLOCK) -> np.ndarray:
+    """``(resamples, blocks)``: how often each block of ``block`` consecutive positions is drawn in each
+    block-bootstrap resample (as many draws as there are blocks, with replacement)."""
+    blocks = -(-positions // block)
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(blocks, np.full(blocks, 1 / blocks), size=resamples).astype(np.float64)
+
+
+def block_sums(values: np.ndarray, block: int = BLOCK) -> np.ndarray:
+    """``(blocks, ...)``: the sums of ``values`` ``(T, ...)`` over consecutive blocks of ``block`` rows."""
+    return np.add.reduceat(values, np.arange(0, len(values), block), axis=0)
+
+
+def correlation_resamples(x: np.ndarray, y: np.ndarray, weights: np.ndarray, block: int = BLOCK) -> np.ndarray:
+    """Pearson r of ``x`` and ``y`` ``(T,)`` in each resample that ``weights`` ``(resamples, blocks)`` draws.
+
+    A resample's r needs only its sums of 1, x, y, x², y², xy: each block's
+    sums, weighted by how often the resample drew the block.
+    """
+    x, y = x - x.mean(), y - y.mean()  # centred: the sums of squares lose no digits to a large mean
+    n, sx, sy, sxx, syy, sxy = (weights @ block_sums(np.stack([np.ones_like(x), x, y, x * x, y * y, x * y], 1),
+                                                     block)).T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (n * sxy - sx * sy) / np.sqrt((n * sxx - sx * sx) * (n * syy - sy * sy))
+
+
+def within_bin_aucs(x: np.ndarray, positive: np.ndarray, bin_of: np.ndarray, bins: int) -> np.ndarray:
+    """``(bins,)``: the AUC of ``x`` among the positive and negative positions of each bin (0.5 if one is empty).
+
+    Bins hold ranges of values and equal values share a bin, so a position's
+    rank within its bin is its rank in the text less the sizes of the bins
+    below.
+    """
+    sizes = np.bincount(bin_of, minlength=bins)
+    local = midranks(x[:, None])[0] - (np.cumsum(sizes) - sizes)[bin_of]
+    n1 = np.bincount(bin_of, weights=positive, minlength=bins)
+    pairs = n1 * (sizes - n1)
+    ranks = np.bincount(bin_of, weights=local * positive, minlength=bins)
+    return np.where(pairs > 0, (ranks - n1 * (n1 + 1) / 2) / np.where(pairs > 0, pairs, 1), 0.5)
+
+
+def auc_resamples(x: np.ndarray, positive: np.ndarray, weights: np.ndarray, block: int = BLOCK,
+                  bins: int = AUC_BINS) -> np.ndarray:
+    """ROC AUC of ``x`` as a score for ``positive`` ``(T,)`` in each resample that ``weights`` draws.
+
+    Each value falls in one of ``bins`` quantile bins. A positive beats every
+    negative of a lower bin and, within its own bin, the share of negatives it
+    beats in the whole text (``within_bin_aucs``). A resample then costs two
+    ``(resamples, blocks) @ (blocks, bins)`` products instead of a sort, and
+    the unresampled text gets its AUC exactly.
+    """
+    positive = np.asarray(positive, dtype=bool)
+    edges = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1)[1:-1]))
+    bin_of = np.searchsorted(edges, x, side="right")
+    count = len(edges) + 1
+    blocks = weights.shape[1]
+    cell = (positive * blocks + np.arange(len(x)) // block) * count + bin_of
+    counts = np.bincount(cell, minlength=2 * blocks * count).reshape(2, blocks, count).astype(np.float64)
+    negatives, positives = weights @ counts[0], weights @ counts[1]  # (resamples, bins)
+    below = np.cumsum(negatives, axis=1) - negatives
+    beaten = (positives * (below + within_bin_aucs(x, positive, bin_of, count) * negatives)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return beaten / (positives.sum(axis=1) * negatives.sum(axis=1))
+
+
+def score_interval(column: np.ndarray, feature: np.ndarray, kind: str, value: float, weights: np.ndarray,
+                   block: int = BLOCK) -> Interval:
+    """The folded score of one unit ``column`` ``(T,)`` against ``feature`` ``(T,)``, with its block-bootstrap
+    interval. ``value`` is the unit's raw r or AUC on the whole text; each resample is folded the same way
+    as ``value``, so the interval says how sure the unit's direction is too (it may reach below chance)."""
+    column = np.asarray(column, dtype=np.float64)
+    if kind == "numeric":
+        scores = np.sign(value) * correlation_resamples(column, feature, weights, block)
+    else:
+        raw = auc_resamples(column, feature != 0, weights, block)
+        scores = raw if value >= 0.5 else 1 - raw
+    tail = 100 * (1 - LEVEL) / 2
+    low, high = np.nanpercentile(np.where(np.isfinite(scores), scores, np.nan), [tail, 100 - tail])  # NaN: constant
+    return Interval(float(fold(value, kind)), float(low), float(high), len(column),
+                    f"bootstrap over positions in blocks of {block}, {len(weights)} resamples")
+
+
+def stretches(feature: np.ndarray) -> int:
+    """How many separate stretches of consecutive positions ``feature`` is on (non-zero) in."""
+    on = np.asarray(feature) != 0
+    return int(on[:1].sum() + np.count_nonzero(on[1:] & ~on[:-1]))
+
+
+def bar_to_clear(chance: float, metric: str) -> tuple[str, float]:
+    """What a best unit's interval must lie above to track, and its name: chance or ``MIN_STRENGTH``, the higher."""
+    bars = {"chance": chance, "the least strength of a cell": MIN_STRENGTH[metric]}
+    return max(bars.items(), key=lambda item: item[1])
+
+
+def cell_verdict(interval: Interval, chance: float, metric: str, support: int, events: int) -> tuple[str, str]:
+    """``tracks``, ``does not track`` or ``cannot say``, and why when it does not track.
+
+    It tracks when the interval lies above both chance and ``MIN_STRENGTH``;
+    it does not when the interval lies below either; fewer than
+    ``MIN_COUNT`` characters or stretches decide nothing.
+    """
+    if min(support, events) < MIN_COUNT:
+        few = "of either" if max(support, events) < MIN_COUNT else "characters" if support < MIN_COUNT else "stretches"
+        return "cannot say", (f"on at {support:,} characters in {events:,} stretch{'es' * (events != 1)}: fewer "
+                              f"than {MIN_COUNT} {few}")
+    name, bar = bar_to_clear(chance, metric)
+    if interval.low > bar:
+        return "tracks", ""
+    if interval.high < bar:
+        return "does not track", f"the interval lies below {name} ({bar:.3f})"
+    return "cannot say", f"the interval reaches both sides of {name} ({bar:.3f})"
+
+
 @dataclass(frozen=True)
 class CellMatch:
-    """The best unit for one feature: where it is, its score against chance, and which way it goes.
+    """The best unit for one feature: where it is, its score with its interval against chance, which way it
+    goes, and whether it tracks the feature (``cell_verdict``).
 
     ``support`` is how many characters carry the feature: on, for a binary
     one; non-zero, for a numeric one (zero is where every built-in numeric
     feature is off: the first column, depth 0, no indentation, outside a
-    word). An AUC of 0.93 earned on 51 characters is a detector of those
-    few, not a cell.
+    word); ``events`` is in how many separate stretches (lines, quotations,
+    bracketed spans). An AUC of 0.93 earned on 51 characters is a detector of
+    those few, not a cell.
     """
 
     feature: str
@@ -200,13 +333,28 @@ class CellMatch:
     window: tuple[int, int]
     support: int  # characters where the feature is on (binary) or non-zero (numeric)
     null_score: float  # the best unit's score against the feature shifted circularly, the highest over the shifts
-    beyond_chance: bool  # score - null_score > CHANCE_MARGIN
+    beyond_chance: bool  # the score's interval lies above null_score
+    interval: Interval  # the score's block-bootstrap interval over positions
+    events: int  # stretches where the feature is on (non-zero)
+    verdict: str  # "tracks", "does not track" or "cannot say"
+    why: str  # what keeps it from tracking; "" when it tracks
+
+    @property
+    def tracks(self) -> bool:
+        """The unit is an interpretable cell of its feature (``cell_verdict``)."""
+        return self.verdict == "tracks"
 
     def describe(self) -> str:
-        """One line: ``in_double_quotes: layer 1 unit 3, AUC 0.998 (chance 0.556), lower inside, 6,033 chars``."""
-        verdict = "" if self.beyond_chance else ", no unit beyond chance"
+        """One line: ``in_double_quotes: layer 1 unit 3, AUC 0.998 [0.997, 0.998] (chance 0.556), lower inside,
+        6,033 chars``."""
         return (f"{self.feature}: layer {self.layer} unit {self.unit}, {self.metric} {self.score:.3f} "
-                f"(chance {self.null_score:.3f}{verdict}), {self.direction}, {self.support:,} chars")
+                f"[{self.interval.low:.3f}, {self.interval.high:.3f}] (chance {self.null_score:.3f}), "
+                f"{self.direction}, {self.support:,} chars")
+
+    def to_dict(self) -> dict:
+        """Every field (the interval as ``Interval.to_dict``), with ``tracks`` and the strength it must pass."""
+        return {**asdict(self), "window": list(self.window), "tracks": self.tracks,
+                "min_strength": MIN_STRENGTH[self.metric]}
 
 
 @dataclass
@@ -215,8 +363,8 @@ class InterpretableCells(Result):
 
     ``scores[feature]`` is ``(layers, units)``: r for numeric features, the
     raw AUC for binary ones (NaN where the feature is constant on the text).
-    ``pictures`` are those of the ``findings``, the best units beyond chance,
-    in their order.
+    ``pictures`` are those of the ``findings``, the best units that track
+    their feature, in their order (or of ``closest_to_tracking`` when none does).
     """
 
     name = "cells"
@@ -232,20 +380,24 @@ class InterpretableCells(Result):
 
     @property
     def findings(self) -> list[CellMatch]:
-        """The best units that track their feature beyond chance: the ones drawn."""
-        return [m for m in self.best if m.beyond_chance]
+        """The best units that track their feature: the ones drawn (the closest is, when none does)."""
+        return [m for m in self.best if m.tracks]
 
     def summary(self) -> str:
-        """The best unit of each feature, one line per feature, with its chance level and support."""
-        lines = [f"{'feature':<20} {'kind':<8} {'layer':>5} {'unit':>5} {'metric':>6} {'score':>7} {'null':>7} "
-                 f"{'chars':>9}  direction", "-" * 96]
+        """The best unit of each feature, one line per feature: its score's interval, chance, support, verdict."""
+        lines = [f"{'feature':<20} {'kind':<8} {'layer':>5} {'unit':>5} {'metric':>6} {'score':>7} "
+                 f"{'95% CI':>15} {'null':>7} {'chars':>9} {'runs':>6}  verdict", "-" * 110]
         for m in self.best:
-            direction = m.direction if m.beyond_chance else f"no unit beyond chance (best {m.direction})"
+            because = f" ({m.why})" if m.why else f", {m.direction}"
             lines.append(f"{m.feature:<20} {m.kind:<8} {m.layer:>5} {m.unit:>5} {m.metric:>6} {m.score:>7.3f} "
-                         f"{m.null_score:>7.3f} {m.support:>9,}  {direction}")
-        lines += [f"(chars: characters of the {self.positions:,} scored where the feature is on or non-zero;",
+                         f"{f'[{m.interval.low:.3f}, {m.interval.high:.3f}]':>15} {m.null_score:>7.3f} "
+                         f"{m.support:>9,} {m.events:>6,}  {m.verdict}{because}")
+        lines += [f"(chars: characters of the {self.positions:,} scored where the feature is on or non-zero, runs: "
+                  "in how many stretches; 95% CI: block bootstrap over positions;",
                   f" null: the best unit's score against the feature shifted circularly, the highest of "
-                  f"{len(self.shifts)} shifts; beyond chance: score - null > {CHANCE_MARGIN})"]
+                  f"{len(self.shifts)} shifts; tracks: the CI lies above the null and above "
+                  f"{' or '.join(f'{k} {v}' for k, v in MIN_STRENGTH.items())}; fewer than {MIN_COUNT} chars "
+                  "or runs cannot say)"]
         skipped = [name for name in self.features if name not in {m.feature for m in self.best}]
         if skipped:
             lines.append(f"(constant on this text, not scored: {', '.join(skipped)})")
@@ -256,10 +408,13 @@ class InterpretableCells(Result):
             "quantity": self.quantity,
             "info": self.info,
             "positions": self.positions,
-            "chance": {"shifts": self.shifts, "margin": CHANCE_MARGIN,
-                       "rule": "beyond_chance: score - null_score > margin; null_score: the best unit's score "
-                               "against the feature rolled by each shift, the highest"},
-            "best": [{**asdict(m), "window": list(m.window)} for m in self.best],
+            "chance": {"shifts": self.shifts, "min_strength": MIN_STRENGTH, "min_count": MIN_COUNT,
+                       "rule": "tracks: the score's interval (block bootstrap over positions) lies above null_score "
+                               "and above min_strength, with at least min_count characters (support) and "
+                               "stretches (events); beyond_chance: the interval lies above null_score; "
+                               "null_score: the best unit's score against the feature rolled by each shift, "
+                               "the highest"},
+            "best": [m.to_dict() for m in self.best],
             "features": {n: {"kind": f.kind, "description": f.description} for n, f in self.features.items()},
         }
 
@@ -268,18 +423,20 @@ class InterpretableCells(Result):
         return f"Best cells per feature: {self.info.get('model_description', '')} {run}, quantity {self.quantity}"
 
     def chance_note(self) -> str:
-        """One sentence naming the features whose best unit is within chance, or ''."""
-        within = [f"{m.feature} ({m.metric} {m.score:.3f}, chance {m.null_score:.3f})"
-                  for m in self.best if not m.beyond_chance]
-        return f"No unit beyond chance, not drawn: {', '.join(within)}." if within else ""
+        """One sentence naming the features whose best unit does not surely track them, and why, or ''."""
+        left = [f"{m.feature} ({m.metric} {m.score:.3f}, chance {m.null_score:.3f}: {m.verdict}, {m.why})"
+                for m in self.best if not m.tracks]
+        return f"No unit surely tracks these: {'; '.join(left)}." if left else ""
 
     def write_files(self, out: Path) -> None:
         """best_cells.csv, scores.csv (every unit), cells.html and cells.png beside cells.json."""
         write_csv(out / "best_cells.csv",
                   ["feature", "kind", "metric", "layer", "unit", "score", "value", "direction",
-                   "window_start", "window_end", "support", "null_score", "beyond_chance"],
+                   "window_start", "window_end", "support", "null_score", "beyond_chance", "score_low",
+                   "score_high", "events", "verdict"],
                   [[m.feature, m.kind, m.metric, m.layer, m.unit, m.score, m.value, m.direction, *m.window,
-                    m.support, m.null_score, m.beyond_chance] for m in self.best])
+                    m.support, m.null_score, m.beyond_chance, m.interval.low, m.interval.high, m.events, m.verdict]
+                   for m in self.best])
         rows = []
         for name, table in self.scores.items():
             for layer, values in zip(self.layers, table):
@@ -292,7 +449,7 @@ class InterpretableCells(Result):
             save_figure(self.plot(), out / "cells.png")
 
     def plot(self):
-        """The cell pictures of the best units beyond chance, stacked (PNG/SVG via ``save_figure``)."""
+        """The cell pictures, stacked (PNG/SVG via ``save_figure``)."""
         return plot_pictures(self.pictures)
 
 
@@ -339,43 +496,62 @@ def score_units(trace: Trace, quantity: str, chosen: dict[str, Feature], values_
     return {name: table[..., i].transpose(1, 2, 0) for i, name in enumerate(numeric + binary)}
 
 
-def best_match(name: str, feature: Feature, raw: np.ndarray, layers: list[int], support: int,
-               window: tuple[int, int]) -> CellMatch:
-    """The best unit of ``raw`` ``(1 + shifts, layers, units)`` against the best of its shifted rows (the null).
-
-    Beyond chance: the score beats the null by more than ``CHANCE_MARGIN``,
-    the same 0.05 for |r| and for the folded AUC, both of which chance puts
-    near their floor. Measured with 64 shifts per feature on the traces of
-    two LSTMs (2x64 on 400K and 2x128 on 1M kernel characters, 14 features):
-    one chance best beat the highest of 8 others in 11-12% of 896 trials (it
-    must, 1 in 9), by more than 0.02 in 1.0-1.3%, by more than 0.05 in 0.2%
-    and 0%. On a feature carried by 26 characters the chance best AUC had
-    median 0.71 and reached 0.77; in 128 trials on such sparse features none
-    beat 8 others by 0.05.
-    """
-    folded = fold(raw, feature.kind)
+def best_unit(raw: np.ndarray, kind: str) -> tuple[int, int, float]:
+    """Row (layer index), unit and null score of the best unit of ``raw`` ``(1 + shifts, layers, units)``:
+    the highest folded score unshifted, and the highest of the shifted rows (the best unit against chance)."""
+    folded = fold(raw, kind)
     row, unit = np.unravel_index(np.nanargmax(folded[0]), folded[0].shape)
-    value, score = float(raw[0, row, unit]), float(folded[0, row, unit])
     null = float(np.nanmax(folded[1:])) if len(folded) > 1 else float("nan")
+    return int(row), int(unit), null
+
+
+def best_match(name: str, feature: Feature, raw: np.ndarray, layers: list[int], values: np.ndarray,
+               column_of: Callable[[int, int], np.ndarray], weights: np.ndarray,
+               window: tuple[int, int]) -> CellMatch:
+    """The best unit of ``raw`` ``(1 + shifts, layers, units)``, its interval and verdict against chance and
+    ``MIN_STRENGTH``. ``values`` ``(T,)`` is the feature, ``column_of(row, unit)`` the unit's ``(T,)`` values.
+
+    Chance is measured, not assumed: with 64 shifts per feature on the traces
+    of two LSTMs (2x64 on 400K and 2x128 on 1M kernel characters, 14
+    features) the best unit's chance |r| was 0.06-0.10 on features as
+    autocorrelated as brace depth, and on a feature carried by 26 characters
+    the chance best AUC had median 0.71 and reached 0.77, which is why few
+    characters decide nothing.
+    """
+    row, unit, null = best_unit(raw, feature.kind)
+    value = float(raw[0, row, unit])
     if feature.kind == "numeric":
         metric, direction = "|r|", f"{'rises' if value > 0 else 'falls'} with the feature"
     else:
         metric, direction = "AUC", "higher inside" if value >= 0.5 else "lower inside"
-    return CellMatch(name, feature.kind, metric, layers[row], int(unit), score, value, direction, window, support,
-                     null, bool(score - null > CHANCE_MARGIN))
+    interval = score_interval(column_of(row, unit), values, feature.kind, value, weights)
+    support, events = int(np.count_nonzero(values)), stretches(values)
+    verdict, why = cell_verdict(interval, null, metric, support, events)
+    return CellMatch(name, feature.kind, metric, layers[row], unit, interval.estimate, value, direction, window,
+                     support, null, bool(interval.low > null), interval, events, verdict, why)
+
+
+def closest_to_tracking(best: list[CellMatch]) -> list[CellMatch]:
+    """The one best unit whose interval comes nearest to clearing its bar (chance or ``MIN_STRENGTH``), among
+    the features with enough characters to decide if any has; [] for no feature."""
+    decidable = [m for m in best if min(m.support, m.events) >= MIN_COUNT] or best
+    return [max(decidable, key=lambda m: m.interval.low - bar_to_clear(m.null_score, m.metric)[1])] if best else []
 
 
 def find_interpretable_cells(trace: Trace, features: list[str] | dict[str, Feature] | None = None,
-                             quantity: str | None = None, window: int = 400) -> InterpretableCells:
+                             quantity: str | None = None, window: int = 400,
+                             resamples: int = RESAMPLES) -> InterpretableCells:
     """Score every unit of every layer of ``trace`` against ``features`` (names, or Feature objects by name).
 
     ``quantity`` is a per-layer trace quantity (``hidden``, ``cell``, a gate)
     or ``tanh_cell`` (default for an LSTM); ``window`` is the length in
-    characters of each picture. Each best unit is set against the chance
-    level of ``null_shifts``; only those beyond it get a picture.
+    characters of each picture; ``resamples`` those of each best unit's
+    block bootstrap. Each best unit is set against the chance level of
+    ``null_shifts`` and ``MIN_STRENGTH``; only those that track get a picture.
     """
     chosen = choose_features(features)
     COUNT.check("window", window)
+    COUNT.check("resamples", resamples)
     quantity = quantity or default_quantity(list(trace))
     layers, positions = trace.layers, trace.positions
     if positions < 2:
@@ -384,18 +560,19 @@ def find_interpretable_cells(trace: Trace, features: list[str] | dict[str, Featu
     values_of = {name: feature(trace.text)[:positions] for name, feature in chosen.items()}
     shifts = null_shifts(positions)
     raw = score_units(trace, quantity, chosen, values_of, shifts)
+    weights = resample_weights(positions, resamples)  # the same resamples serve every feature
     line_starts = np.concatenate([[0], np.flatnonzero(np.frombuffer(text.encode("utf-32-le"), "<u4") == 10) + 1])
-    best, pictures = [], []
-    for name, feature in chosen.items():
-        if np.isnan(raw[name][0]).all():
-            continue
-        span = representative_window(values_of[name], line_starts, window)
-        match = best_match(name, feature, raw[name], layers, int(np.count_nonzero(values_of[name])), span)
-        best.append(match)
-        if match.beyond_chance:
-            column = unit_values(trace, match.layer, quantity, np.s_[span[0]:span[1], match.unit])
-            pictures.append(CellPicture(text[span[0]:span[1]], np.asarray(column, dtype=np.float64),
-                                        f"{match.describe()}; {quantity}"))
+    best = [best_match(name, feature, raw[name], layers, values_of[name],
+                       lambda row, unit: unit_values(trace, layers[row], quantity, np.s_[:, unit]), weights,
+                       representative_window(values_of[name], line_starts, window))
+            for name, feature in chosen.items() if not np.isnan(raw[name][0]).all()]
+    pictures = []
+    for match in [m for m in best if m.tracks] or closest_to_tracking(best):
+        start, end = match.window
+        column = unit_values(trace, match.layer, quantity, np.s_[start:end, match.unit])
+        verdict = "" if match.tracks else f": {match.verdict} ({match.why}), drawn as the closest to a cell"
+        pictures.append(CellPicture(text[start:end], np.asarray(column, dtype=np.float64),
+                                    f"{match.describe()}; {quantity}{verdict}"))
     info = {k: trace.info[k] for k in ("model", "model_description", "text") if k in trace.info}
     return InterpretableCells(quantity, layers, chosen, {n: raw[n][0] for n in chosen},
                               best, pictures, info, positions, shifts)

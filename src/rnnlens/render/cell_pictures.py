@@ -9,6 +9,7 @@ visible, characters are escaped) or a matplotlib figure for PNG/SVG.
 from __future__ import annotations
 
 import html
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from rnnlens.store import atomic
 from rnnlens.render.figures import new_figure
 
 NEWLINE_MARK, TAB_MARK = "\u21b5", "\u2192"  # ↵ and →, drawn faintly where those characters are
+SCALE_WORDS = "red near -1, white at 0, blue near +1"  # value_colors in words, for every legend
 ROW = 18  # pixels from one line of an HTML picture to the next: 13 px text with room for its ascenders and descenders
 
 
@@ -83,7 +85,7 @@ pre i {{ font-style: normal; color: #999; }}
 figcaption {{ font-weight: bold; margin-top: 1.2em; }}
 </style></head><body>
 <h1 style="font-size: 1.2em">{html.escape(heading)}</h1>
-<p>Background of each character: the unit's value after reading it. Scale: {scale}
+<p>Background of each character: the unit's value after reading it, {SCALE_WORDS}. Scale: {scale}
 &nbsp; ({NEWLINE_MARK} newline, {TAB_MARK} tab)</p>
 {remark}{body}
 </body></html>
@@ -104,23 +106,37 @@ def layout(text: str, columns: int) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
+def draw_scale(figure, box: tuple[float, float, float, float], fontsize: float) -> None:
+    """The colour bar of ``value_colors`` from -1 to +1 in ``box`` (figure fractions), with its meaning beside it."""
+    ax = figure.add_axes(box)
+    ax.imshow(value_colors(np.linspace(-1, 1, 201))[None], aspect="auto", extent=(-1, 1, 0, 1))
+    ax.set_yticks([])
+    ax.set_xticks([-1, -0.5, 0, 0.5, 1], ["-1", "-0.5", "0", "+0.5", "+1"], fontsize=fontsize)
+    ax.text(1.04, 0.5, f"background: the unit's value after reading the character ({SCALE_WORDS})",
+            transform=ax.transAxes, ha="left", va="center", fontsize=fontsize + 1)
+
+
 def plot_pictures(pictures: list[CellPicture], columns: int = 100, fontsize: float = 7.0):
-    """The pictures as one matplotlib figure, stacked, one character per grid cell.
+    """The pictures as one matplotlib figure under a colour bar saying what red and blue mean, stacked, one
+    character per grid cell.
 
     Each row of text is one monospace text artist sized so that a character
     advances exactly one grid cell (drawing one artist per character is
-    slow), with newlines and tabs shown as marks.
+    slow), with newlines and tabs shown as marks. A title longer than the
+    picture is wide wraps onto more lines.
     """
     advance = 0.602 * fontsize / 72  # inches per character of DejaVu Sans Mono
-    row_height, title_height, gap = 1.7 * fontsize / 72, 0.25, 0.12
+    row_height, title_line, gap, scale_height = 1.7 * fontsize / 72, 0.15, 0.12, 0.42
     placed = [layout(p.text, columns) for p in pictures]
     heights = [int(rows.max()) + 1 if len(rows) else 1 for rows, _ in placed]
+    titles = [textwrap.wrap(p.title, columns) for p in pictures]  # a proportional letter is narrower than a cell
     width = columns * advance + 0.2
-    total = sum(h * row_height + title_height + gap for h in heights) + gap
+    total = sum(h * row_height + 0.1 + title_line * len(t) + gap for h, t in zip(heights, titles)) + gap + scale_height
     figure = new_figure(figsize=(width, total))
-    top = total - gap
-    for picture, (rows, cols), height in zip(pictures, placed, heights):
-        top -= title_height
+    draw_scale(figure, (0.1 / width, (total - gap - 0.12) / total, 1.6 / width, 0.12 / total), fontsize)
+    top = total - gap - scale_height
+    for picture, (rows, cols), height, title in zip(pictures, placed, heights, titles):
+        top -= 0.1 + title_line * len(title)
         box = (0.1 / width, (top - height * row_height) / total, columns * advance / width, height * row_height / total)
         ax = figure.add_axes(box)
         image = np.ones((height, columns, 3))
@@ -132,7 +148,7 @@ def plot_pictures(pictures: list[CellPicture], columns: int = 100, fontsize: flo
         for r, line in enumerate(lines):
             ax.text(0, r + 0.5, "".join(line), ha="left", va="center", family="DejaVu Sans Mono",
                     fontsize=fontsize)
-        ax.text(0, -0.3, picture.title, ha="left", va="bottom", fontsize=fontsize + 1)
+        ax.text(0, -0.3, "\n".join(title), ha="left", va="bottom", fontsize=fontsize + 1)
         ax.set_xticks([])
         ax.set_yticks([])
         top -= height * row_height + gap
