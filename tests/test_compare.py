@@ -7,8 +7,10 @@ import pytest
 
 from rnnlens.analyses import model_comparison
 from rnnlens.analyses.evaluation import Evaluation
-from rnnlens.analyses.model_comparison import (NO_BUDGET, Comparison, TSNE_MIN_MODELS, budget_columns, compare_models,
-                                               short_count, tsne_embedding)
+from rnnlens.analyses.intervals import difference_interval, mean_interval
+from rnnlens.analyses.model_comparison import (APART_RATIO, MIDDLE_AREA, NO_BUDGET, TSNE_MIN_MODELS, Comparison,
+                                               agreement_figure, apart, budget_columns, compare_models, short_count,
+                                               tsne_embedding, tsne_figure)
 from rnnlens.cli import main
 from rnnlens.store.predictions import Predictions
 
@@ -112,6 +114,44 @@ def test_family_agreement_is_the_mean_over_pairs_of_distinct_models():
     assert result.family_agreement() == {"A": {"A": pytest.approx(0.8), "B": pytest.approx(0.4)},
                                          "B": {"A": pytest.approx(0.4), "B": None}}
     assert result.summary().splitlines()[-5:-2] == ["          1     2", " 1. A 0.800 0.400", " 2. B 0.400     -"]
+
+
+def test_loss_differences_pair_every_two_models_of_one_budget_column():
+    predictions = synthetic(random_distributions(4, positions=600))
+    facts = dict(zip(predictions, [rnn_facts("LSTM", 1, 1000), rnn_facts("LSTM", 2, 1100), rnn_facts("GRU", 1, 1050),
+                                   rnn_facts("GRU", 1, 9000)]))
+    result = compare_models(predictions, facts, "toy", resamples=200)
+    losses = {name: -p.log_probs for name, p in predictions.items()}
+    assert [d["models"] for d in result.differences] == [["m0", "m1"], ["m0", "m2"], ["m1", "m2"]]  # m3: 9K column
+    for d in result.differences:
+        a, b = d["models"]
+        assert d["loss_difference"] == difference_interval(losses[a], losses[b], resamples=200).to_dict()
+    assert result.apart is None and result.to_dict()["apart"] is None  # no RNN
+    assert result.models[0]["interval"] == mean_interval(losses["m0"], resamples=200).to_dict()
+
+
+def test_apart_is_the_rnns_distance_less_the_ratio_times_the_gated_models_distance_at_each_position():
+    choices = np.array([[0, 1, 2, 3, 0, 1], [0, 1, 2, 0, 0, 1], [0, 2, 2, 3, 1, 1], [3, 3, 2, 0, 1, 0]])
+    result = apart(["l", "g", "r", "x"], ["LSTM", "GRU", "RNN", "n-gram"], choices)
+    within = np.array([1, 1, 1, 0, 1, 1])  # l and g
+    across = np.array([2, 0, 2, 1, 0, 2]) / 2  # l and r, g and r
+    assert result["gated"] == ["l", "g"] and result["rnns"] == ["r"] and result["ratio"] == APART_RATIO
+    assert result["within"] == pytest.approx(within.mean()) and result["across"] == pytest.approx(across.mean())
+    assert result["excess"] == mean_interval((1 - across) - APART_RATIO * (1 - within)).to_dict()
+    assert apart(["l", "r"], ["LSTM", "RNN"], choices[:2]) is None  # one gated model
+
+
+def test_the_agreement_colours_span_the_off_diagonal_values_and_the_tsne_sizes_follow_the_budget():
+    agreement = np.array([[1.0, 0.70, 0.75], [0.70, 1.0, 0.80], [0.75, 0.80, 1.0]])
+    image = agreement_figure(["a", "b", "c"], agreement, "toy").get_axes()[0].get_images()[0]
+    assert image.get_clim() == (0.70, 0.80) and image.get_array().mask.diagonal().all()
+    models = [{"name": f"m{k}", "type": "LSTM", "layers": 1, "budget": b, "column": c}
+              for k, (b, c) in enumerate([(1000, "1K"), (1000, "1K"), (100_000, "100K"), (None, NO_BUDGET)])]
+    ax = tsne_figure(models, np.arange(8.0).reshape(4, 2), "toy").get_axes()[0]
+    sizes = [float(c.get_sizes()[0]) for c in ax.collections[:4]]
+    assert sizes[0] == sizes[1] < sizes[2] and sizes[3] == MIDDLE_AREA
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-3:] == ["budget 1K", "budget 100K",
+                                                                          "no parameter budget"]
 
 
 @pytest.fixture(scope="module")

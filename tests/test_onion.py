@@ -135,6 +135,15 @@ def test_scaling_counts_the_small_models_errors_the_big_one_gets_right_by_the_sm
     assert "gets right: 4 of 22 (net change -3)" in report.summary()
 
 
+def test_the_figure_stacks_the_models_at_the_reports_width_with_legible_legends():
+    small, context = hand_made()
+    figure = OnionReport([small, small], context, "hand", scaling(small, small)).plot()
+    width, height = figure.get_size_inches()
+    assert width <= 10 and height > width  # one model above the other, not side by side
+    legends = [ax.get_legend() for ax in figure.get_axes() if ax.get_legend()]
+    assert len(legends) == 2 and all(t.get_fontsize() >= 9 for legend in legends for t in legend.get_texts())
+
+
 def test_random_predictions_keep_the_invariant_and_match_a_direct_count():
     rng = np.random.default_rng(0)
     text = "".join(rng.choice(list("ab c.\n'"), 3000))

@@ -52,6 +52,17 @@ def test_regions_are_the_direct_counts_and_partition_the_errors(models, threshol
     assert sum(r["share_of_chars"] for r in every) == pytest.approx(result.any_error / 2000)
 
 
+def test_the_shared_share_is_bootstrapped_over_the_error_positions_in_blocks():
+    predictions = synthetic(3, chars=5000)
+    wrong = np.exp(np.stack([p.log_probs for p in predictions.values()])) < 0.5
+    shared = error_overlap(predictions).to_dict()["shared"]
+    erring = wrong.sum(axis=0)
+    assert shared["count"] == int((erring > 0).sum())
+    assert shared["estimate"] == pytest.approx((erring >= 2).sum() / (erring > 0).sum())
+    assert shared["low"] < shared["estimate"] < shared["high"]
+    assert shared["method"] == "bootstrap over error positions in blocks of 100, 1000 resamples"
+
+
 def test_region_codes_set_one_bit_per_erring_model():
     wrong = np.array([[1, 0, 1, 0, 1], [0, 0, 1, 1, 1], [0, 0, 0, 0, 1]], bool)
     assert region_counts(wrong).tolist() == [1, 1, 1, 1, 0, 0, 0, 1]  # none, 0, 1, 0&1, ..., all three

@@ -7,6 +7,11 @@ spec and a directory name that says what made it (``ngram-order5/``,
 ``nnn-n3/``); the table fits the missing ones through the registry, reuses
 the rest, and scores each through its cached predictions. Any kind can have
 rows: the family column is the kind's ``LABEL``.
+
+Each row keeps its loss's interval (bootstrap over positions in blocks), and
+for every ``n`` with two or more families the table keeps the paired
+interval of each two families' loss difference on the same positions
+(``loss_differences``), so that "close" is decided on the pair itself.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
 
 from rnnlens.analyses.evaluation import Evaluation
+from rnnlens.analyses.intervals import RESAMPLES, Interval, difference_interval, mean_interval
 from rnnlens.analyses.result import Result
 from rnnlens.data.corpus import Corpus
 from rnnlens.data.texts import Text
@@ -34,7 +42,7 @@ NNN_CONTEXTS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 
 @dataclass(frozen=True)
 class BaselineRow:
-    """One model's loss on the split: ``nats`` and its bootstrap ``std`` in nats/char."""
+    """One model's loss on the split: ``nats``, its bootstrap ``std`` and its ``interval`` in nats/char."""
 
     family: str  # the kind's label: "n-gram", "n-NN"
     context: int  # n: characters the model sees
@@ -43,10 +51,19 @@ class BaselineRow:
     std: float
     chars: int
     detail: str  # the model's description
+    interval: Interval
 
     @property
     def bits(self) -> float:
         return self.nats / math.log(2)
+
+    @classmethod
+    def scored(cls, family: str, context: int, run_dir: str, detail: str, log_probs: np.ndarray,
+               resamples: int = RESAMPLES) -> "BaselineRow":
+        """The row of a model whose ``(N,)`` log-probabilities of the true characters are ``log_probs`` (nats)."""
+        loss = Evaluation.from_log_probs(log_probs)
+        return cls(family, context, run_dir, loss.nats, loss.std, loss.chars, detail,
+                   mean_interval(-np.asarray(log_probs, dtype=np.float64), resamples=resamples))
 
 
 @dataclass(frozen=True)
@@ -68,12 +85,13 @@ def paper_jobs(ngram_contexts: Sequence[int] = NGRAM_CONTEXTS, nnn_contexts: Seq
 
 @dataclass
 class BaselineTable(Result):
-    """Table 2 for one corpus and split."""
+    """Table 2 for one corpus and split; ``differences`` as ``loss_differences`` gives them."""
 
     name = "table2"
     corpus: str
     split: str
     rows: list[BaselineRow] = field(default_factory=list)
+    differences: list[dict] = field(default_factory=list)
 
     def lookup(self, family: str, context: int) -> BaselineRow | None:
         return next((r for r in self.rows if r.family == family and r.context == context), None)
@@ -95,13 +113,14 @@ class BaselineTable(Result):
 
     def to_dict(self) -> dict:
         return {"corpus": self.corpus, "split": self.split, "unit": "nats/char",
-                "rows": [{**asdict(r), "bits": r.bits} for r in self.rows]}
+                "rows": [{**asdict(r), "bits": r.bits} for r in self.rows], "differences": self.differences}
 
     def write_files(self, out: Path) -> None:
         """table2.csv and table2.png beside table2.json."""
-        header = ["family", "context", "nats", "std", "bits", "chars", "detail", "run_dir"]
+        header = ["family", "context", "nats", "std", "low", "high", "bits", "chars", "detail", "run_dir"]
         write_csv(out / "table2.csv", header,
-                  [[r.family, r.context, r.nats, r.std, r.bits, r.chars, r.detail, r.run_dir] for r in self.rows])
+                  [[r.family, r.context, r.nats, r.std, r.interval.low, r.interval.high, r.bits, r.chars, r.detail,
+                    r.run_dir] for r in self.rows])
         save_figure(self.plot(), out / "table2.png")
 
     def plot(self):
@@ -118,6 +137,16 @@ class BaselineTable(Result):
         axes.xaxis.get_major_locator().set_params(integer=True)
         axes.legend()
         return figure
+
+
+def loss_differences(losses: Mapping[tuple[str, int], np.ndarray], resamples: int = RESAMPLES) -> list[dict]:
+    """For every ``n`` and every two families with a model seeing ``n`` characters, ``{"context": n,
+    "families": [a, b], "loss_difference": Interval dict}``: the mean over positions of ``loss_a - loss_b`` in
+    nats/char (negative: ``a`` better), paired. ``losses`` maps ``(family, n)`` to ``(N,)`` per-position losses."""
+    keys = list(losses)
+    return [{"context": n, "families": [a, b],
+             "loss_difference": difference_interval(losses[(a, n)], losses[(b, m)], resamples=resamples).to_dict()}
+            for k, (a, n) in enumerate(keys) for b, m in keys[k + 1:] if m == n]
 
 
 def finished_baseline(run_dir: Path, kind: str, corpus: Corpus) -> bool:
@@ -142,6 +171,7 @@ def build_table(corpus: Corpus, out_dir: str | os.PathLike, jobs: Sequence[Basel
     out_dir = Path(out_dir)
     text = Text(corpus.split_ids(split), f"{corpus.name} {split} split")
     table = BaselineTable(corpus.name, split)
+    losses: dict[tuple[str, int], np.ndarray] = {}
     for job in jobs:
         run_dir = out_dir / job.name
         if finished_baseline(run_dir, job.kind, corpus):
@@ -151,9 +181,11 @@ def build_table(corpus: Corpus, out_dir: str | os.PathLike, jobs: Sequence[Basel
             predictor = registry.fit(job.kind, job.spec, corpus, run_dir, log=log, show_progress=show_progress)
             log(f"{run_dir}: fitted")
         predictions = predictions_for(predictor, text)
-        result = Evaluation.from_log_probs(predictions.log_probs)
         label = registry.kind(job.kind).LABEL
-        log(f"  {job.context} characters, {label} ({predictor.description}): {result.summary()}")
-        table.rows.append(BaselineRow(label, job.context, str(run_dir), result.nats, result.std, result.chars,
-                                      predictor.description))
+        row = BaselineRow.scored(label, job.context, str(run_dir), predictor.description, predictions.log_probs)
+        log(f"  {job.context} characters, {label} ({predictor.description}): "
+            f"{row.interval.words(digits=4, signed=False, unit=' nats/char', cases='characters')}")
+        table.rows.append(row)
+        losses[(label, job.context)] = -np.asarray(predictions.log_probs, dtype=np.float64)
+    table.differences = loss_differences(losses)
     return table

@@ -6,6 +6,12 @@ at least one model errs falls in exactly one region: the set of models that
 err there. The result counts every non-empty combination of models (for
 three models the seven regions of a Venn diagram), each with its share of
 the positions where any model errs and of all positions.
+
+The share of the error positions (where any model errs) that are errors of
+two or more models (``shared``) comes with a bootstrap interval over the
+error positions in text order, in blocks of ``intervals.BLOCK``: errors come
+in runs (a rare word, a name), and a binomial interval would take each for
+an independent draw.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Mapping
 
 import numpy as np
 
+from rnnlens.analyses.intervals import RESAMPLES, Interval, mean_interval
 from rnnlens.analyses.model_set import true_probabilities
 from rnnlens.analyses.result import Result
 from rnnlens.checks import OPEN_FRACTION
@@ -51,6 +58,7 @@ class ErrorOverlap(Result):
     errors: dict[str, int]
     regions: list[tuple[tuple[str, ...], int]]
     text: dict
+    shared: Interval  # share of the error positions where two or more models err
 
     @property
     def any_error(self) -> int:
@@ -63,7 +71,7 @@ class ErrorOverlap(Result):
 
     def to_dict(self) -> dict:
         return {"models": self.models, "threshold": self.threshold, "chars": self.chars, "errors": self.errors,
-                "any_error": self.any_error, "text": self.text,
+                "any_error": self.any_error, "text": self.text, "shared": self.shared.to_dict(),
                 "regions": [{"models": list(members), "count": count, "share": self.share(count),
                              "share_of_chars": count / self.chars} for members, count in self.regions]}
 
@@ -78,6 +86,9 @@ class ErrorOverlap(Result):
                   f"{100 * count / self.chars:>7.1f}%" for members, count in self.regions]
         lines.append(f"  {'any':<{width}} {self.any_error:>10,} {100.0 if self.any_error else 0.0:>8.1f}% "
                      f"{100 * self.any_error / self.chars:>7.1f}%")
+        shared = self.shared
+        lines += ["", f"errors of two or more models: {100 * shared.estimate:.1f}% of the error positions "
+                      f"(95% interval {100 * shared.low:.1f}% to {100 * shared.high:.1f}%, {shared.method})"]
         return "\n".join(lines)
 
     def region_name(self, members: tuple[str, ...]) -> str:
@@ -102,8 +113,10 @@ class ErrorOverlap(Result):
         return combinations_figure(self.models, dict(self.regions), title, totals)
 
 
-def error_overlap(predictions: Mapping[str, Predictions], threshold: float = THRESHOLD) -> ErrorOverlap:
-    """Count every combination of models that err (true char probability < ``threshold``) over one text."""
+def error_overlap(predictions: Mapping[str, Predictions], threshold: float = THRESHOLD,
+                  resamples: int = RESAMPLES) -> ErrorOverlap:
+    """Count every combination of models that err (true char probability < ``threshold``) over one text;
+    ``resamples``: of the shared errors' bootstrap."""
     OPEN_FRACTION.check("threshold", threshold)
     if len(predictions) > MOST_MODELS:
         raise RnnlensError(f"{len(predictions)} models give {2 ** len(predictions) - 1:,} combinations: "
@@ -114,5 +127,7 @@ def error_overlap(predictions: Mapping[str, Predictions], threshold: float = THR
     counts = region_counts(wrong)
     regions = [(tuple(names[i] for i in members), int(counts[sum(1 << i for i in members)]))
                for size in range(1, len(names) + 1) for members in combinations(range(len(names)), size)]
+    erring = wrong.sum(axis=0)
+    shared = mean_interval(erring[erring > 0] >= 2, resamples=resamples, what="error positions")
     return ErrorOverlap(names, threshold, probs.shape[1], dict(zip(names, map(int, wrong.sum(axis=1)))), regions,
-                        text)
+                        text, shared)

@@ -8,9 +8,21 @@
   the smallest one not yet in a column share a column, named by their geometric
   mean (2 significant figures). Models without a parameter count (n-grams)
   share a last column, "-".
+- **Loss differences.** For every two models of one budget column (the
+  pairs Figure 1 compares: depths of one type, types of one depth), the mean
+  of their per-position loss difference with its paired bootstrap interval
+  over positions in blocks (``intervals.difference_interval``).
 - **Agreement.** For two models, the fraction of positions where their most
   likely next character (argmax of the distribution) is the same; a square
   matrix in the models' order, 1 on the diagonal.
+- **Apart.** Whether the RNNs' predictions lie apart from the gated models'
+  (LSTM, GRU): at each position, the distance ``1 - agreement`` averaged over
+  the pairs of a gated model and an RNN, less ``APART_RATIO`` times the same
+  averaged over the pairs of gated models; its mean over positions, with a
+  bootstrap interval in blocks, lies above 0 when the RNNs lie at least
+  ``APART_RATIO`` times as far from the gated models as these from each other.
+  A map of agreement shows a group apart only when it is that much further
+  away: 0.262 against 0.241 (1.09 times) puts no RNN apart in a t-SNE map.
 - **t-SNE.** The models embedded in 2-D from the distances 1 - agreement
   (scikit-learn, precomputed distances, random init, exact gradients, a fixed
   seed, perplexity ``(M - 1) / 3`` capped at 30); with fewer than ``TSNE_MIN_MODELS`` models
@@ -20,14 +32,17 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
 from typing import Mapping
 
+import matplotlib
 import numpy as np
 from matplotlib.ticker import NullLocator
 
 from rnnlens.analyses.evaluation import Evaluation
+from rnnlens.analyses.intervals import RESAMPLES, difference_interval, mean_interval
 from rnnlens.analyses.model_set import common_text
 from rnnlens.analyses.result import Result
 from rnnlens.errors import RnnlensError
@@ -41,6 +56,9 @@ NO_BUDGET = "-"
 ROW_BLOCK = 65536  # positions read at a time from memory-mapped distributions
 DEPTH_MARKERS = {None: "X", 1: "o", 2: "s", 3: "^", 4: "D"}  # deeper networks: "P"
 DEPTH_LINES = {1: "-", 2: "--", 3: ":"}
+GATED, PLAIN = ("LSTM", "GRU"), "RNN"  # the families the paper's apart finding sets against each other
+APART_RATIO = 1.5
+MIDDLE_AREA = 110.0  # points², a t-SNE marker whose size tells no budget apart
 SHOWN_MATRIX = 12  # models up to which the summary prints the agreement matrix and the t-SNE map names them
 MODEL_KEYS = ("name", "dir", "kind", "type", "layers", "params", "budget", "label", "column", "nats", "std")
 
@@ -61,6 +79,36 @@ def agreement_matrix(choices: np.ndarray) -> np.ndarray:
         for j in range(i + 1, models):
             agreement[i, j] = agreement[j, i] = np.count_nonzero(choices[i] == choices[j]) / positions
     return agreement
+
+
+def loss_differences(names: list[str], columns: list[str], losses: np.ndarray,
+                     resamples: int = RESAMPLES) -> list[dict]:
+    """For every two models of one budget column, ``{"models": [a, b], "loss_difference": Interval dict}``: the
+    mean over positions of ``loss_a - loss_b`` (nats/char; negative: ``a`` better) from ``losses`` ``(M, N)``."""
+    return [{"models": [names[i], names[j]],
+             "loss_difference": difference_interval(losses[i], losses[j], resamples=resamples).to_dict()}
+            for i, j in combinations(range(len(names)), 2) if columns[i] == columns[j]]
+
+
+def pair_agreement(choices: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
+    """``(N,)``: at each position, the fraction of ``pairs`` of models that choose the same character."""
+    return np.mean([choices[i] == choices[j] for i, j in pairs], axis=0)
+
+
+def apart(names: list[str], types: list[str], choices: np.ndarray, resamples: int = RESAMPLES) -> dict | None:
+    """Whether the RNNs lie apart from the gated models (module docstring); None without two gated models and
+    an RNN. ``within``/``across``: mean agreement of gated pairs / of gated-RNN pairs; ``excess``: the interval of
+    ``(1 - across) - APART_RATIO (1 - within)`` over positions."""
+    gated = [i for i, t in enumerate(types) if str(t).upper() in GATED]
+    plain = [i for i, t in enumerate(types) if str(t).upper() == PLAIN]
+    if len(gated) < 2 or not plain:
+        return None
+    within = pair_agreement(choices, list(combinations(gated, 2)))
+    across = pair_agreement(choices, [(i, j) for i in gated for j in plain])
+    excess = (1 - across) - APART_RATIO * (1 - within)
+    return {"gated": [names[i] for i in gated], "rnns": [names[i] for i in plain], "ratio": APART_RATIO,
+            "within": float(within.mean()), "across": float(across.mean()),
+            "excess": mean_interval(excess, resamples=resamples).to_dict()}
 
 
 def budget_columns(budgets: list[int | None], factor: float = BUDGET_FACTOR) -> list[str]:
@@ -102,8 +150,9 @@ def tsne_embedding(agreement: np.ndarray, seed: int = 0) -> np.ndarray | None:
 class Comparison(Result):
     """Loss, agreement and t-SNE coordinates of several models scored on one text.
 
-    ``models``: one dict per model with ``MODEL_KEYS``; ``agreement`` ``(M, M)``;
-    ``tsne`` ``(M, 2)`` or None; ``dataset`` the corpus the models were trained on.
+    ``models``: one dict per model with ``MODEL_KEYS`` and ``interval`` (its loss's, an ``Interval`` dict);
+    ``agreement`` ``(M, M)``; ``tsne`` ``(M, 2)`` or None; ``dataset`` the corpus the models were trained on;
+    ``differences`` (``loss_differences``) and ``apart`` (``apart``).
     """
 
     name = "compare"
@@ -113,6 +162,8 @@ class Comparison(Result):
     agreement: np.ndarray
     tsne: np.ndarray | None
     seed: int = 0
+    differences: list[dict] = field(default_factory=list)
+    apart: dict | None = None
 
     @property
     def names(self) -> list[str]:
@@ -148,7 +199,7 @@ class Comparison(Result):
                 "models": self.models, "agreement": self.agreement.tolist(),
                 "family_agreement": self.family_agreement(),
                 "tsne": None if self.tsne is None else self.tsne.tolist(), "tsne_seed": self.seed,
-                "tsne_note": self.tsne_note}
+                "tsne_note": self.tsne_note, "differences": self.differences, "apart": self.apart}
 
     def family_agreement(self) -> dict[str, dict[str, float | None]]:
         """Mean agreement over pairs of distinct models of two families (None: no such pair)."""
@@ -174,6 +225,11 @@ class Comparison(Result):
         families = self.family_agreement()
         lines += ["", "mean agreement of two models by family:",
                   *matrix_lines(list(families), [list(row.values()) for row in families.values()])]
+        if self.apart:
+            far, near = 1 - self.apart["across"], 1 - self.apart["within"]
+            times = f"{far / near:.2f} times" if near > 0 else "the LSTMs and GRUs all agree"
+            lines += ["", f"RNNs against LSTMs and GRUs: distance (1 - agreement) {far:.3f} to them, {near:.3f} among "
+                          f"them ({times}; apart at {self.apart['ratio']:g} times or more)"]
         if self.tsne_note:
             lines += ["", self.tsne_note]
         return "\n".join(lines)
@@ -224,6 +280,21 @@ def depth_marker(layers: int | None) -> str:
     return DEPTH_MARKERS.get(layers, "P")
 
 
+def column_budgets(models: list[dict]) -> dict[str, float]:
+    """The geometric-mean budget of each budget column, in the order first given (models without a budget: none)."""
+    return {c: math.exp(np.mean([math.log(m["budget"]) for m in models if m["column"] == c]))
+            for c in dict.fromkeys(m["column"] for m in models if m["budget"])}
+
+
+def budget_areas(models: list[dict]) -> dict[str, float]:
+    """The marker area (points²) of each budget column: 40 to 300 with the log of its budget, ``MIDDLE_AREA``
+    where all share one budget and for models without one (``NO_BUDGET``)."""
+    logs = {c: math.log(b) for c, b in column_budgets(models).items()}
+    low, span = min(logs.values(), default=0.0), float(np.ptp(list(logs.values()))) if logs else 0.0
+    areas = {c: MIDDLE_AREA if span == 0 else 40.0 + 260.0 * (v - low) / span for c, v in logs.items()}
+    return {**areas, NO_BUDGET: MIDDLE_AREA}
+
+
 def losses_figure(models: list[dict], title: str):
     """Loss ± std against budget (log axis), a line per row label; models without a budget as flat lines."""
     colors = family_colors(models)
@@ -239,8 +310,7 @@ def losses_figure(models: list[dict], title: str):
         ax.errorbar([m["budget"] for m in group], [m["nats"] for m in group], yerr=[m["std"] for m in group],
                     color=color, marker=depth_marker(group[0]["layers"]), ms=5, capsize=2, label=label,
                     ls=DEPTH_LINES.get(group[0]["layers"], "-"))
-    columns = {c: math.exp(np.mean([math.log(m["budget"]) for m in models if m["column"] == c]))
-               for c in dict.fromkeys(m["column"] for m in models if m["budget"])}
+    columns = column_budgets(models)
     if columns:  # a tick per column of the table, named as the table names it
         ax.set_xscale("log")
         ax.set_xticks(list(columns.values()), list(columns), fontsize=8)
@@ -255,35 +325,40 @@ def losses_figure(models: list[dict], title: str):
 
 
 def agreement_figure(names: list[str], agreement: np.ndarray, title: str):
-    """Heat map of the agreement matrix with the models' names, values written in the cells when they fit."""
+    """Heat map of the agreement matrix with the models' names, values written in the cells when they fit. The
+    colours span the off-diagonal values only: the diagonal's ones would take the whole scale and leave every
+    other cell one colour."""
     size = len(names)
+    off = ~np.eye(size, dtype=bool)
+    low, high = (agreement[off].min(), agreement[off].max()) if size > 1 else (0.0, 1.0)
+    high = high if high > low else low + 1e-3  # one pair (or all equal): a scale that still has a width
     figure = new_figure(figsize=(2.5 + 0.45 * size, 1.8 + 0.45 * size))
     ax = figure.subplots()
-    image = ax.imshow(agreement, cmap="viridis", vmin=agreement.min(), vmax=1.0)
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
+    image = ax.imshow(np.ma.masked_where(~off, agreement), cmap=cmap, vmin=low, vmax=high)
     ax.set_xticks(range(size), names, rotation=90, fontsize=8)
     ax.set_yticks(range(size), names, fontsize=8)
     if size <= 20:
-        middle = (agreement.min() + 1.0) / 2
+        middle = (low + high) / 2
         for (i, j), value in np.ndenumerate(agreement):
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+            ax.text(j, i, f"{value:.2f}" if i != j else "1", ha="center", va="center", fontsize=7,
                     color="black" if value > middle else "white")
-    figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="same most likely next character")
+    figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04,
+                    label="same most likely next character\n(other models; the diagonal is 1)")
     ax.set_title(f"{title}: agreement", fontsize=10)
     figure.tight_layout()
     return figure
 
 
 def tsne_figure(models: list[dict], coordinates: np.ndarray, title: str):
-    """The t-SNE map: colour = family, marker = depth, area = budget (log scale), each point named."""
+    """The t-SNE map: colour = family, marker = depth, area = budget column (log scale), each point named."""
     colors = family_colors(models)
-    budgets = np.log([m["budget"] for m in models if m["budget"]] or [1.0])
-    lo, span = budgets.min(), np.ptp(budgets)
+    areas = budget_areas(models)
     figure = new_figure(figsize=(6.5, 5))
     ax = figure.subplots()
     for m, (x, y) in zip(models, coordinates):
-        area = 110.0 if not m["budget"] or span == 0 else 40.0 + 260.0 * (math.log(m["budget"]) - lo) / span
-        ax.scatter(x, y, s=area, color=colors[m["type"]], marker=depth_marker(m["layers"]), alpha=0.8,
-                   edgecolors="black", linewidths=0.5)
+        ax.scatter(x, y, s=areas[m["column"]], color=colors[m["type"]], marker=depth_marker(m["layers"]),
+                   alpha=0.8, edgecolors="black", linewidths=0.5)
         if len(models) <= SHOWN_MATRIX:  # more names than that pile up in the clusters
             ax.annotate(m["name"], (x, y), xytext=(5, 5), textcoords="offset points", fontsize=7)
     handles = [ax.scatter([], [], color=c, marker="o", label=t) for t, c in colors.items()]
@@ -291,8 +366,11 @@ def tsne_figure(models: list[dict], coordinates: np.ndarray, title: str):
                 for d in sorted({m["layers"] for m in models if m["layers"]})]
     if any(m["layers"] is None for m in models):
         handles.append(ax.scatter([], [], color="0.5", marker=depth_marker(None), label="no recurrent layers"))
-    ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5),
-              title="size: budget", title_fontsize=8)
+    drawn = list(dict.fromkeys(m["column"] for m in sorted(models, key=lambda m: m["budget"] or math.inf)))
+    handles += [ax.scatter([], [], s=areas[c], color="white", edgecolors="black", linewidths=0.5, marker="o",
+                           label="no parameter budget" if c == NO_BUDGET else f"budget {c}") for c in drawn]
+    ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), labelspacing=1.0,
+              borderpad=0.8)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.margins(0.15)  # room for the names
@@ -302,11 +380,11 @@ def tsne_figure(models: list[dict], coordinates: np.ndarray, title: str):
 
 
 def compare_models(predictions: Mapping[str, Predictions], facts: Mapping[str, dict], dataset: str,
-                   seed: int = 0) -> Comparison:
+                   seed: int = 0, resamples: int = RESAMPLES) -> Comparison:
     """Compare models by name: their predictions of one text (with distributions) and their facts.
 
     ``facts[name]`` is ``models.predictor.model_facts`` of the model (``type``,
-    ``layers``, ``params``, ``label``, optionally ``budget``).
+    ``layers``, ``params``, ``label``, optionally ``budget``); ``resamples``: of each bootstrap interval.
     """
     text = common_text(predictions, at_least=1)
     missing = [name for name, p in predictions.items() if p.distributions is None]
@@ -314,12 +392,19 @@ def compare_models(predictions: Mapping[str, Predictions], facts: Mapping[str, d
         raise RnnlensError(f"{missing[0]}: predictions without distributions; agreement needs every model's "
                            "distribution over the next character")
     budgets = [facts[name].get("budget") or facts[name]["params"] for name in predictions]
+    columns = budget_columns(budgets)
     models = []
-    for (name, p), budget, column in zip(predictions.items(), budgets, budget_columns(budgets)):
+    for (name, p), budget, column in zip(predictions.items(), budgets, columns):
         loss = Evaluation.from_log_probs(p.log_probs)
         f = facts[name]
         models.append({"name": name, "dir": p.model.get("run_dir"), "kind": p.model.get("kind"), "type": f["type"],
                        "layers": f["layers"], "params": f["params"], "budget": budget, "label": f["label"],
-                       "column": column, "nats": loss.nats, "std": loss.std})
-    agreement = agreement_matrix(np.stack([argmax_chars(p.distributions) for p in predictions.values()]))
-    return Comparison(dataset, text, models, agreement, tsne_embedding(agreement, seed), seed)
+                       "column": column, "nats": loss.nats, "std": loss.std,
+                       "interval": mean_interval(-p.log_probs, resamples=resamples).to_dict()})
+    names = list(predictions)
+    losses = -np.stack([p.log_probs for p in predictions.values()])
+    choices = np.stack([argmax_chars(p.distributions) for p in predictions.values()])
+    agreement = agreement_matrix(choices)
+    return Comparison(dataset, text, models, agreement, tsne_embedding(agreement, seed), seed,
+                      loss_differences(names, columns, losses, resamples),
+                      apart(names, [m["type"] for m in models], choices, resamples))

@@ -17,6 +17,7 @@ from rnnlens.render.onion_page import save_page
 from rnnlens.store.atomic import write_csv
 
 LABEL_GAP = 0.14  # the least vertical distance between two oracle names of the pie, in ring radii
+LEGEND_FONT = 9  # points: about 12 pixels where the report shows the figure 900 pixels wide
 
 
 @dataclass
@@ -72,10 +73,11 @@ class OnionReport(Result):
                   [s for o in self.onions for s in sections(o, self.context, self.examples)])
 
     def plot(self):
-        """A ring of slices around a pie of oracles per model, slices in peeling order clockwise from the top."""
-        figure = new_figure(figsize=(8.5 * len(self.onions), 6.2))
-        for column, onion in enumerate(self.onions):
-            draw_pie(figure.add_subplot(1, len(self.onions), column + 1), onion)
+        """A ring of slices around a pie of oracles per model, slices in peeling order clockwise from the top; the
+        models one above the other, so that the figure keeps the report's width and its legends stay legible."""
+        figure = new_figure(figsize=(9.5, 5.6 * len(self.onions)))
+        for row, onion in enumerate(self.onions):
+            draw_pie(figure.add_subplot(len(self.onions), 1, row + 1), onion)
         figure.tight_layout()
         return figure
 
@@ -148,7 +150,7 @@ def draw_pie(axes, onion: Onion) -> None:
     axes.set_ylim(-1.45, 1.45)
     axes.set_aspect("equal")
     entries = [f"{c.label}: {r['removed']:,} ({r['share']:.1%})" for c, r in zip(categories, table)]
-    axes.legend(wedges, entries, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7.5, frameon=False)
+    axes.legend(wedges, entries, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=LEGEND_FONT, frameon=False)
     axes.set_title(f"{onion.model}: {onion.errors:,} errors in {onion.chars:,} characters "
                    f"({onion.errors / onion.chars:.1%})", fontsize=10)
 

@@ -1,8 +1,17 @@
-"""Figure 4 (left): how many errors the models share."""
+"""Figure 4 (left): how many errors the models share.
+
+"Most errors are shared" holds when the interval of the share of error
+positions that are errors of two or more models (``error_overlap``: a
+bootstrap over the error positions in blocks, since errors come in runs)
+lies wholly above one half, differs when wholly below it.
+"""
 
 from __future__ import annotations
 
-from rnnlens.report.readings.common import Context, Finding, Reading, Table, pct
+from rnnlens.analyses.intervals import MIN_COUNT, Interval
+from rnnlens.report.readings.common import Context, Finding, Reading, Table, direction, pct
+
+CASES = "error positions"
 
 
 def read_overlap(results: list[dict], ctx: Context) -> Reading:
@@ -15,9 +24,28 @@ def read_overlap(results: list[dict], ctx: Context) -> Reading:
         ["models that err", "count", "share of errors"],
         [[" & ".join(r["models"]) if len(r["models"]) < len(names) else "all", f"{r['count']:,}",
           pct(r["count"] / any_error)] for r in regions])])
-    shared = sum(r["count"] for r in regions if len(r["models"]) >= 2) / any_error
+    shared = Interval.from_dict(result["shared"])
     everyone = sum(r["count"] for r in regions if len(r["models"]) == len(names)) / any_error
-    reading.findings.append(Finding("most errors are shared by the models", "holds" if shared > 0.5 else "differs",
-                                    f"{pct(shared)} of the positions where any model errs are errors of two or more "
-                                    f"models, {pct(everyone)} of all {len(names)}"))
+    verdict, why = most(shared, CASES)
+    if verdict == "differs":
+        why = f"{why}; {ctx.why_differs()}"
+    reading.findings.append(Finding(
+        "most errors are shared by the models", verdict,
+        f"{pct(shared.estimate)} of the {shared.count:,} positions where any model errs are errors of two or more "
+        f"models (95% interval {pct(shared.low)} to {pct(shared.high)}), {pct(everyone)} of all {len(names)}", "",
+        {"shared": shared.to_dict()},
+        f"{round(100 * shared.level)}% interval of the shared share by {shared.method} (errors come in runs, so "
+        f"not a binomial of independent positions); holds when it lies above one half, at least {MIN_COUNT} {CASES}",
+        why))
     return reading
+
+
+def most(share: Interval, cases: str) -> tuple[str, str]:
+    """The verdict on a share the paper says is most of its cases (above one half), and why when it does not
+    hold: ``direction`` of the share less one half."""
+    excess = Interval(share.estimate - 0.5, share.low - 0.5, share.high - 0.5, share.count, share.method, share.level)
+    verdict, why = direction(excess, cases=cases)
+    if share.count < MIN_COUNT:
+        return verdict, why
+    return verdict, {"holds": "", "differs": "the interval lies wholly below one half",
+                     "cannot say": "the interval covers one half"}[verdict]
