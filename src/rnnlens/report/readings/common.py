@@ -8,6 +8,7 @@ point estimates alone:
   of zero, **differs** when wholly on the other side, and otherwise
   **cannot say** (the interval covers both, or fewer than ``MIN_COUNT``
   cases).
+- ``most``: the paper says a share is most of its cases: ``direction`` of the share less one half.
 - ``near``: the paper gives a value. It **holds** when our interval lies
   within ``tolerance`` of it, **differs** when the interval lies wholly
   beyond that tolerance, and otherwise **cannot say**.
@@ -112,6 +113,17 @@ def direction(interval: Interval, min_count: int = MIN_COUNT, cases: str = "case
     return "cannot say", "the interval covers both directions"
 
 
+def most(share: Interval, cases: str) -> tuple[str, str]:
+    """The verdict on a share the paper says is most of its cases (above one half), and why when it does not
+    hold: ``direction`` of the share less one half."""
+    excess = Interval(share.estimate - 0.5, share.low - 0.5, share.high - 0.5, share.count, share.method, share.level)
+    verdict, why = direction(excess, cases=cases)
+    if share.count < MIN_COUNT:
+        return verdict, why
+    return verdict, {"holds": "", "differs": "the interval lies wholly below one half",
+                     "cannot say": "the interval covers one half"}[verdict]
+
+
 def near(interval: Interval, paper: float | None, tolerance: float) -> tuple[str, str]:
     """The verdict on our ``interval`` against the paper's value within ``tolerance``."""
     if paper is None:
@@ -158,13 +170,3 @@ def against_paper(claim: str, interval: Interval, paper: float | None, tolerance
     return Finding(claim, verdict, words, paper_words, {"ours": interval.to_dict(), "paper": paper},
                    f"{round(100 * interval.level)}% interval by {interval.method}, within {tolerance_words} of "
                    "the paper's", why)
-
-
-def against(ours: float, paper: float | None, tolerance: float, show: Callable = num) -> tuple[str, str]:
-    """The verdict of ``ours`` against the paper's value, and the words saying by how much."""
-    if paper is None:
-        return "cannot say", f"{show(ours)} (the paper gives no number for this corpus)"
-    diff = ours - paper
-    verdict = "holds" if abs(diff) <= tolerance else "differs"
-    by = signed(diff) if show is num else f"{100 * diff:+.1f} points"
-    return verdict, f"{show(ours)} against the paper's {show(paper)} ({by})"

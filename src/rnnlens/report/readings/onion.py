@@ -13,8 +13,7 @@ and the big model are the same run, nothing that sets them apart is read.
 from __future__ import annotations
 
 from rnnlens.analyses.intervals import MIN_COUNT, binomial_interval
-from rnnlens.report.readings.common import SHARE_TOLERANCE, Context, Finding, Reading, Table, against_paper, pct
-from rnnlens.report.readings.overlap import most
+from rnnlens.report.readings.common import SHARE_TOLERANCE, Context, Finding, Reading, Table, against_paper, most, pct
 
 SAME_RUN = "the small and the big model are the same run"
 SHARE = " share"  # paper_numbers.toml's key of an oracle's share: "ORACLE share"

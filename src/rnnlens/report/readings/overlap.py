@@ -9,7 +9,7 @@ lies wholly above one half, differs when wholly below it.
 from __future__ import annotations
 
 from rnnlens.analyses.intervals import MIN_COUNT, Interval
-from rnnlens.report.readings.common import Context, Finding, Reading, Table, direction, pct
+from rnnlens.report.readings.common import Context, Finding, Reading, Table, most, pct
 
 CASES = "error positions"
 
@@ -38,14 +38,3 @@ def read_overlap(results: list[dict], ctx: Context) -> Reading:
         f"not a binomial of independent positions); holds when it lies above one half, at least {MIN_COUNT} {CASES}",
         why))
     return reading
-
-
-def most(share: Interval, cases: str) -> tuple[str, str]:
-    """The verdict on a share the paper says is most of its cases (above one half), and why when it does not
-    hold: ``direction`` of the share less one half."""
-    excess = Interval(share.estimate - 0.5, share.low - 0.5, share.high - 0.5, share.count, share.method, share.level)
-    verdict, why = direction(excess, cases=cases)
-    if share.count < MIN_COUNT:
-        return verdict, why
-    return verdict, {"holds": "", "differs": "the interval lies wholly below one half",
-                     "cannot say": "the interval covers one half"}[verdict]
