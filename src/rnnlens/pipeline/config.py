@@ -153,7 +153,8 @@ def check_list(table: dict, key: str, kind, fail, grid: str = "grid", allowed=No
         if allowed is not None and v not in allowed:
             fail(where, f"{v!r} is not one of {', '.join(allowed)}")
         if (low is not None and v < low) or (below is not None and v >= below):
-            fail(where, f"{v!r} is out of range" + (f" [{low}, {below})" if below is not None else f" (at least {low})"))
+            bounds = f" [{low}, {below})" if below is not None else f" (at least {low})"
+            fail(where, f"{v!r} is out of range{bounds}")
     if len(set(values)) != len(values):
         fail(where, f"{values!r} repeats a value")
 

@@ -27,7 +27,8 @@ READINGS: dict[str, Callable[[list[dict], Context], Reading]] = {
     "onion": read_onion,
 }
 
-__all__ = ["Context", "Finding", "Reading", "Table", "READINGS", "reading_for", *(f.__name__ for f in READINGS.values())]
+__all__ = ["Context", "Finding", "Reading", "Table", "READINGS", "reading_for",
+           *(f.__name__ for f in READINGS.values())]
 
 
 def reading_for(key: str, results: list[dict], ctx: Context) -> Reading:
