@@ -195,9 +195,9 @@ def _interval_or_none(interval: Interval) -> dict | None:
 
 def _interval_bars(intervals: list[dict | None]) -> tuple[np.ndarray, np.ndarray]:
     """Estimates and ``(2, B)`` distances down to the low end and up to the high end, NaN for empty buckets and
-    infinite ends (one closer), which matplotlib leaves out."""
-    rows = np.array([[np.nan] * 3 if i is None else [i["estimate"], i["low"], i["high"]] for i in intervals])
-    rows[~np.isfinite(rows)] = np.nan
+    undefined ends (one closer: saved as null), which matplotlib leaves out."""
+    rows = np.array([[np.nan] * 3 if i is None else [i["estimate"], i["low"], i["high"]] for i in intervals],
+                    dtype=np.float64)  # None becomes NaN
     return rows[:, 0], np.abs(rows[:, 1:].T - rows[:, 0])
 
 

@@ -12,8 +12,9 @@ point estimates alone:
 - ``near``: the paper gives a value. It **holds** when our interval lies
   within ``tolerance`` of it, **differs** when the interval lies wholly
   beyond that tolerance, and otherwise **cannot say**.
-- ``partly``: some of several such comparisons hold and none differs the
-  other way, or some hold and some differ.
+- ``combine``: a claim checked in several places (every depth, every
+  budget) holds where all hold, holds ``partly`` where some do, differs
+  where none holds and one differs, and otherwise cannot say.
 
 Each finding keeps its numbers (``Interval.to_dict``), the test in words and,
 for ``differs`` and ``cannot say``, why: too few cases, an interval that
@@ -143,7 +144,7 @@ def combine(verdicts: list[str]) -> str:
         return "holds"
     if "holds" in verdicts:
         return "partly"
-    return "differs" if all(v == "differs" for v in verdicts) else "cannot say"
+    return "differs" if "differs" in verdicts else "cannot say"  # a claim about every place fails where one differs
 
 
 def decided(claim: str, interval: Interval, ours: str, ctx: Context, paper: str = "", cases: str = "cases",

@@ -92,8 +92,9 @@ def scaling_finding(scaling: list[dict], small_totals: dict[str, int], same: boo
     ours = (f"the big model removes {total:,} of the small one's errors, {removed.get('n-gram', 0):,} of them n-gram "
             f"errors (of the small one's {small_totals.get('n-gram', 0):,}): {pct(share.estimate)} (95% interval "
             f"{pct(share.low)} to {pct(share.high)})")
-    if same:
-        return Finding(claim, "cannot say", ours, paper, {"ngram_share": share.to_dict()}, why=SAME_RUN)
+    if same:  # nothing is removed: no share to show
+        return Finding(claim, "cannot say", f"the big model is the small one ({small_totals.get('n-gram', 0):,} "
+                                            "n-gram errors in both)", paper, {}, why=SAME_RUN)
     verdict, why = most(share, "removed errors")
     if verdict == "differs":
         top = max(removed, key=removed.get)
