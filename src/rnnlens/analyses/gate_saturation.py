@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import t as student
 
-from rnnlens.analyses.intervals import BLOCK, LEVEL, RESAMPLES, Interval, binomial_interval, block_means, mean_interval
+from rnnlens.analyses.intervals import (BLOCK, LEVEL, Interval, binomial_interval, mean_interval,
+                                        unpaired_difference)
 from rnnlens.analyses.result import Result
 from rnnlens.checks import FRACTION
 from rnnlens.errors import RnnlensError
@@ -76,16 +77,6 @@ def saturation_fractions(gate: np.ndarray, low: float = LOW,
 def mean_of(values: np.ndarray, chosen: np.ndarray) -> float | None:
     """The mean of ``values`` where ``chosen``; None where nothing is chosen."""
     return float(values[chosen].mean()) if chosen.any() else None
-
-
-def unpaired_difference(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int = 0,
-                        what: str = "units") -> Interval:
-    """``mean(a) - mean(b)`` for two separate sets of cases, with a bootstrap interval resampling each set."""
-    tail = 100 * (1 - LEVEL) / 2
-    low, high = np.percentile(block_means(a, 1, resamples, seed) - block_means(b, 1, resamples, seed + 1),
-                              [tail, 100 - tail])
-    return Interval(float(np.mean(a) - np.mean(b)), float(low), float(high), len(a) + len(b),
-                    f"bootstrap over {what}, each set resampled on its own, {resamples} resamples")
 
 
 @dataclass

@@ -108,6 +108,16 @@ def difference_interval(a: np.ndarray, b: np.ndarray, block: int = BLOCK, resamp
                     "paired " + interval.method, level)
 
 
+def unpaired_difference(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int = 0,
+                        what: str = "units") -> Interval:
+    """``mean(a) - mean(b)`` for two separate sets of cases, with a bootstrap interval resampling each set."""
+    tail = 100 * (1 - LEVEL) / 2
+    low, high = np.percentile(block_means(a, 1, resamples, seed) - block_means(b, 1, resamples, seed + 1),
+                              [tail, 100 - tail])
+    return Interval(float(np.mean(a) - np.mean(b)), float(low), float(high), len(a) + len(b),
+                    f"bootstrap over {what}, each set resampled on its own, {resamples} resamples")
+
+
 def binomial_interval(successes: int, trials: int, level: float = LEVEL) -> Interval:
     """The share ``successes / trials`` with its exact (Clopper-Pearson) binomial interval."""
     if trials <= 0:
