@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("RNNLENS_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_not_ignored():
+    """The tests of Ctrl-C need Python's own SIGINT handler. A shell without job control starts a backgrounded
+    command (``pytest ... &``) with SIGINT ignored; Python then keeps it ignored, and so do the processes it
+    starts, so those tests would fail only because of how the suite was launched."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
