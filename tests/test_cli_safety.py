@@ -7,7 +7,6 @@ two-core machine); what only a real process shows (signals, piped stderr, ``--ve
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -17,47 +16,16 @@ import stat
 import subprocess
 import sys
 import time
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
 
+from in_process import Ran, refused, rnnlens
 from rnnlens import cli
 from rnnlens.store.runs import load_tensors
 
 QUIET_TORCH = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread each: a busy machine is not oversubscribed
-
-
-@dataclass
-class Ran:
-    code: int
-    out: str
-    err: str
-
-
-def rnnlens(*args) -> Ran:
-    """``rnnlens ARGS`` in this process: exit status, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            code = cli.main([str(a) for a in args])
-        except SystemExit as exit:
-            code = exit.code
-    return Ran(code, out.getvalue(), err.getvalue())
-
-
-def refused(ran: Ran, command: str, *patterns: str, code: int | None = None) -> str:
-    """A non-zero exit whose last stderr line is the one error line, matching every pattern; returns the line."""
-    assert ran.code != 0 and (code is None or ran.code == code), (ran.code, ran.err)
-    assert "Traceback" not in ran.err, ran.err
-    lines = ran.err.rstrip("\n").splitlines()
-    assert lines and lines[-1].startswith(f"rnnlens {command}: error: "), ran.err
-    assert sum("error" in line for line in lines) == 1, ran.err
-    for pattern in patterns:
-        assert re.search(pattern, lines[-1]), (pattern, lines[-1])
-    return lines[-1]
 
 
 def ok(ran: Ran) -> Ran:
