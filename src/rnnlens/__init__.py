@@ -9,6 +9,7 @@ The Python API mirrors the command line::
 """
 
 from rnnlens.analyses.evaluation import Evaluation, evaluate
+from rnnlens.analyses.scoring import Scores, score
 from rnnlens.data.corpus import Corpus, Vocabulary, load_corpus
 from rnnlens.data.features import register_feature
 from rnnlens.data.texts import Text, text_for
@@ -19,7 +20,7 @@ from rnnlens.store.predictions import Predictions, predictions_for
 from rnnlens.store.traces import get_trace, open_trace
 
 __all__ = [
-    "Corpus", "Evaluation", "Predictions", "Predictor", "RnnlensError", "Text", "Vocabulary", "evaluate", "fit",
-    "get_trace", "load_corpus", "load_predictor", "open_trace", "predictions_for", "register_feature",
-    "register_kind", "text_for",
+    "Corpus", "Evaluation", "Predictions", "Predictor", "RnnlensError", "Scores", "Text", "Vocabulary", "evaluate",
+    "fit", "get_trace", "load_corpus", "load_predictor", "open_trace", "predictions_for", "register_feature",
+    "register_kind", "score", "text_for",
 ]
