@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
-from pathlib import Path
 
 from rnnlens.analyses.interpretable_cells import find_interpretable_cells, quantity_keys
 from rnnlens.checks import COUNT
 from rnnlens.commands.analysis import add_trace_analysis_options, report, trace_from_args
 from rnnlens.commands.common import Stopwatch, log
-from rnnlens.data.features import FEATURES
+from rnnlens.data.features import FEATURES, load_feature_file
 from rnnlens.errors import RnnlensError
 
 
@@ -27,18 +25,6 @@ def register(subparsers) -> None:
     parser.add_argument("--window", type=COUNT.argparse_type(), default=400,
                         help="characters in each picture (default: 400)")
     parser.set_defaults(run=run)
-
-
-def load_feature_file(path: str) -> None:
-    """Run a user's Python file so its ``register_feature`` decorators add to ``FEATURES``."""
-    if not Path(path).is_file():
-        raise RnnlensError(f"{path}: no such feature file")
-    spec = importlib.util.spec_from_file_location(f"rnnlens_user_features_{Path(path).stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as err:  # the user's code: say where it failed, in one line
-        raise RnnlensError(f"{path}: the feature file failed to load ({type(err).__name__}: {err})") from None
 
 
 def run(args: argparse.Namespace) -> int:

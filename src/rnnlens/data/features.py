@@ -21,8 +21,10 @@ small C lexer (comments, string and character literals).
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -199,3 +201,51 @@ def after_space(text: str) -> np.ndarray:
 @register_feature("after_newline", "binary", "the character just read is a newline")
 def after_newline(text: str) -> np.ndarray:
     return _is(text, "\n")
+
+
+@register_feature("nesting_depth", "numeric", "nesting depth of ( ), [ ] and { } together")
+def nesting_depth(text: str) -> np.ndarray:
+    return _depth(_is(text, "([{"), _is(text, ")]}"))
+
+
+# --- a categorical feature and users' feature files -----------------------------------------
+# The registry holds binary and numeric features (what ``cells`` scores a single unit against); a probe also
+# reads this one categorical feature, with a multinomial logistic regression.
+
+CHAR_CLASSES = ("lowercase", "uppercase", "digit", "space", "newline", "punctuation", "other")
+
+
+def char_class(text: str) -> np.ndarray:
+    """``(len(text),)`` int64: the index in ``CHAR_CLASSES`` of the class of each character (tab: space)."""
+    points = codepoints(text)
+    table, index = np.unique(points, return_inverse=True)
+    classes = np.array([_class_of(chr(c)) for c in table], dtype=np.int64)
+    return classes[index.reshape(-1)] if len(text) else np.zeros(0, np.int64)
+
+
+def _class_of(char: str) -> int:
+    if char.islower():
+        return 0
+    if char.isupper():
+        return 1
+    if char.isdigit():
+        return 2
+    if char in " \t":
+        return 3
+    if char == "\n":
+        return 4
+    return 5 if not char.isalnum() and char.isprintable() else 6
+
+
+def load_feature_file(path: str) -> list[str]:
+    """Run a user's Python file so its ``register_feature`` decorators add to ``FEATURES``; the names it added."""
+    if not Path(path).is_file():
+        raise RnnlensError(f"{path}: no such feature file")
+    before = set(FEATURES)
+    spec = importlib.util.spec_from_file_location(f"rnnlens_user_features_{Path(path).stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:  # the user's code: say where it failed, in one line
+        raise RnnlensError(f"{path}: the feature file failed to load ({type(err).__name__}: {err})") from None
+    return [name for name in FEATURES if name not in before]
