@@ -21,6 +21,7 @@ import numpy as np
 
 from rnnlens.data.texts import Text
 from rnnlens.errors import RnnlensError
+from rnnlens.models.interventions import described_digest
 from rnnlens.models.predictor import Predictor
 from rnnlens.store import atomic
 from rnnlens.store.outputs import replace_directory
@@ -77,7 +78,10 @@ def cache_directory(predictor: Predictor, text: Text) -> Path | None:
     run_dir = predictor.identity.get("run_dir")
     if not run_dir:
         return None
-    return Path(run_dir) / CACHE / f"{predictor.identity['weights']}-{text.sha256[:16]}"
+    name = f"{predictor.identity['weights']}-{text.sha256[:16]}"
+    if predictor.identity.get("interventions"):  # an intervened model's predictions never mix with the clean ones
+        name += f"-intervened-{described_digest(predictor.identity['interventions'])}"
+    return Path(run_dir) / CACHE / name
 
 
 def predictions_for(predictor: Predictor, text: Text, distributions: bool = False, keep: bool = True) -> Predictions:

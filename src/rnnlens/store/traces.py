@@ -255,7 +255,8 @@ def ensure_trace(out_dir: str | os.PathLike, predictor: Predictor, text: Text, k
             if trace.info.get("text", {}).get("ids_sha256") != text.sha256:
                 reason = "it traced another text"
             elif trace.info.get("model") != predictor.identity:
-                reason = "it traced other weights"
+                ours, theirs = predictor.identity.get("interventions"), trace.info.get("model", {}).get("interventions")
+                reason = "it traced the model with other interventions" if ours or theirs else "it traced other weights"
             elif not wanted <= set(trace):
                 reason = "it lacks keys now asked for"
             elif not float16 and any(trace[key].dtype == np.float16 for key in trace):

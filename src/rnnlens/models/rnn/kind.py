@@ -60,5 +60,8 @@ def trace_gates(predictor: RNNPredictor) -> list[str]:
 
 
 def compute_trace(predictor: RNNPredictor, ids: np.ndarray, **options) -> dict[str, np.ndarray]:
-    """The arrays of ``rnn_trace.compute_trace`` (``allocate``, ``keys``, ``progress``, ...)."""
+    """The arrays of ``rnn_trace.compute_trace`` (``allocate``, ``keys``, ``progress``, ...), with the
+    predictor's interventions if it has any."""
+    if predictor.hooks:
+        options.update(hooked=predictor.hooked, hooks=predictor.hooks)
     return rnn_trace.compute_trace(predictor.model, ids, **options)

@@ -1,4 +1,5 @@
-"""A trained CharRNN as a predictor: runs the fused kernel over a whole text, state carried."""
+"""A trained CharRNN as a predictor: runs the fused kernel over a whole text, state carried; with
+interventions (``models/interventions.py``) the hookable forward pass (``hooked.py``) instead."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import torch
 from rnnlens.store.runs import load_tensors, read_config, split_prefix, weights_path
 from rnnlens.data.corpus import Vocabulary
 from rnnlens.errors import RnnlensError
+from rnnlens.models.interventions import Hooks
+from rnnlens.models.rnn.hooked import HookedRNN
 from rnnlens.models.rnn.network import CharRNN, ModelConfig, resolve_device
 from rnnlens.models.predictor import NeuralPredictor
 from rnnlens.models.threads import single_stream_threads
@@ -44,10 +47,24 @@ def describe(config: ModelConfig) -> str:
 
 
 class RNNPredictor(NeuralPredictor):
-    """Predictions of a CharRNN over a text, from a zero state, as one stream."""
+    """Predictions of a CharRNN over a text, from a zero state, as one stream; ``hooks`` (set by
+    ``interventions.with_interventions``) change chosen quantities as it runs."""
 
     kind = "rnn"
     threads = staticmethod(single_stream_threads)  # one stream through time: see models/threads.py
+    supports_interventions = True
+    hooks: Hooks = {}
+    _hooked: HookedRNN | None = None
+
+    @property
+    def hooked(self) -> HookedRNN:
+        """The model's hookable forward pass (built once, shared by intervened copies)."""
+        if self._hooked is None:
+            self._hooked = HookedRNN(self.model)
+        return self._hooked
+
+    def check_hook_points(self, hooks: Hooks) -> None:
+        self.hooked.check(hooks)
 
     @property
     def description(self) -> str:
@@ -63,20 +80,32 @@ class RNNPredictor(NeuralPredictor):
 
     @torch.no_grad()
     def stream(self, prime_ids: np.ndarray):
-        """Yield log p(next character) ``(V,)`` after the prime, then after each id sent in, state carried."""
+        """Yield log p(next character) ``(V,)`` after the prime, then after each id sent in, state carried
+        (with hooks, position 0 is the prime's first character)."""
         device = self.model.decoder.weight.device
-        logits, state = self.model(torch.as_tensor(np.asarray(prime_ids, dtype=np.int64), device=device)[None], None)
+        run = self._run_with_hooks if self.hooks else self._run_fused
+        ids = torch.as_tensor(np.asarray(prime_ids, dtype=np.int64), device=device)[None]
+        logits, state = run(ids, 0, None)
+        position = ids.shape[1]
         while True:
             choice = yield torch.log_softmax(logits[0, -1].float(), dim=-1).cpu().numpy()
-            logits, state = self.model(torch.tensor([[choice]], device=device), state)
+            logits, state = run(torch.tensor([[choice]], device=device), position, state)
+            position += 1
+
+    def _run_fused(self, ids: torch.Tensor, start: int, state):
+        return self.model(ids, state)
+
+    def _run_with_hooks(self, ids: torch.Tensor, start: int, state):
+        return self.hooked.forward(ids, self.hooks, start, state)
 
     @torch.no_grad()
     def log_softmax_chunks(self, ids: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield ``(log_probs (n, V), targets (n,))`` chunk by chunk over the text's positions."""
         device = self.model.decoder.weight.device
         tokens = torch.as_tensor(np.asarray(ids, dtype=np.int64), device=device)
+        run = self._run_with_hooks if self.hooks else self._run_fused
         state = None
         for start in range(0, len(tokens) - 1, CHUNK):
             window = tokens[start:start + CHUNK + 1]
-            logits, state = self.model(window[None, :-1], state)
+            logits, state = run(window[None, :-1], start, state)
             yield torch.log_softmax(logits[0].float(), dim=-1), window[1:]

@@ -45,15 +45,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnlens.errors import RnnlensError
+from rnnlens.models.interventions import Hooks
+from rnnlens.models.rnn.hooked import HookedRNN, single_layer
 from rnnlens.models.rnn.network import CharRNN, ModelConfig
 from rnnlens.models.rnn.stages import Stage, run_stages
+from rnnlens.models.rnn.step import GRU_BLOCKS, LSTM_BLOCKS, QUANTITIES
 from rnnlens.models.trace import layer_key, plain_page_array
 
-QUANTITIES = {
-    "rnn": ("hidden",),
-    "lstm": ("hidden", "cell", "input_gate", "forget_gate", "output_gate", "candidate"),
-    "gru": ("hidden", "update_gate", "reset_gate", "candidate"),
-}
 GATES = {"rnn": (), "lstm": ("input_gate", "forget_gate", "output_gate"), "gru": ("update_gate", "reset_gate")}
 CHUNK = 4096  # time steps per fused-kernel call; the state carries across chunks
 
@@ -111,19 +109,6 @@ def default_workers(device: torch.device) -> int:
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return int(cores > 1)
-
-
-def _single_layers(rnn: nn.RNNBase) -> list[nn.RNNBase]:
-    """One single-layer fused module per layer of ``rnn``, holding copies of that layer's weights."""
-    layers = []
-    for k in range(rnn.num_layers):
-        input_size = rnn.input_size if k == 0 else rnn.hidden_size
-        kwargs = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
-        single = type(rnn)(input_size, rnn.hidden_size, 1, bias=rnn.bias, batch_first=True, **kwargs)
-        single.load_state_dict({name.replace(f"_l{k}", "_l0"): p.detach()
-                                for name, p in rnn.named_parameters() if name.endswith(f"_l{k}")})
-        layers.append(single.to(device=rnn.weight_hh_l0.device, dtype=rnn.weight_hh_l0.dtype).eval())
-    return layers
 
 
 @dataclass(frozen=True)
@@ -206,8 +191,7 @@ def _layer_quantities(model_type: str, weights: _GateWeights, chunk: _Chunk, out
         return _store(function(into, out=into), name, out, direct)
 
     if model_type == "lstm":
-        blocks = {"input_gate": (0, torch.sigmoid), "forget_gate": (1, torch.sigmoid),
-                  "candidate": (2, torch.tanh), "output_gate": (3, torch.sigmoid)}
+        blocks = {name: (block, function) for name, block, function in LSTM_BLOCKS}
         needed = set(out) | ({"input_gate", "forget_gate", "candidate"} if "cell" in out else set())
         value = {name: gate(name, *blocks[name]) for name in blocks if name in needed}
         if "cell" in out:
@@ -215,17 +199,19 @@ def _layer_quantities(model_type: str, weights: _GateWeights, chunk: _Chunk, out
             linear_recurrence(value["forget_gate"].float().cpu().numpy(), inflow,
                               chunk.prev_c.float().cpu().numpy(), out=out["cell"])
     elif model_type == "gru":
-        reset = gate("reset_gate", 0, torch.sigmoid) if {"reset_gate", "candidate"} & set(out) else None
-        if "update_gate" in out:
-            gate("update_gate", 1, torch.sigmoid)
-        if "candidate" in out:
-            into, recurrent = buffer("candidate"), torch.zeros_like(h)
-            weights.input_part(2, chunk.input, ids, weights.bias_ih[2], into)
-            if weights.bias_hh[2] is not None:
-                recurrent += weights.bias_hh[2]
-            weights.add_recurrent_part(2, prev_h, h, recurrent)
+        (reset_name, reset_block, reset_function), (update_name, update_block, update_function), \
+            (candidate_name, candidate_block, candidate_function) = GRU_BLOCKS
+        reset = gate(reset_name, reset_block, reset_function) if {reset_name, candidate_name} & set(out) else None
+        if update_name in out:
+            gate(update_name, update_block, update_function)
+        if candidate_name in out:  # the reset gate scales only the recurrent part of the candidate
+            into, recurrent = buffer(candidate_name), torch.zeros_like(h)
+            weights.input_part(candidate_block, chunk.input, ids, weights.bias_ih[candidate_block], into)
+            if weights.bias_hh[candidate_block] is not None:
+                recurrent += weights.bias_hh[candidate_block]
+            weights.add_recurrent_part(candidate_block, prev_h, h, recurrent)
             into.addcmul_(reset, recurrent)
-            _store(torch.tanh(into, out=into), "candidate", out, direct)
+            _store(candidate_function(into, out=into), candidate_name, out, direct)
 
 
 def _store(value: torch.Tensor, name: str, out: dict[str, np.ndarray], direct: bool) -> torch.Tensor:
@@ -238,7 +224,8 @@ def _store(value: torch.Tensor, name: str, out: dict[str, np.ndarray], direct: b
 @torch.no_grad()
 def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = None, keys: set[str] | None = None,
                   full_distribution: bool = False, chunk: int = CHUNK, workers: int | None = None,
-                  progress: bool = False) -> dict[str, np.ndarray]:
+                  progress: bool = False, hooked: HookedRNN | None = None,
+                  hooks: Hooks | None = None) -> dict[str, np.ndarray]:
     """Run ``model`` over ``ids`` ``(N,)`` once and return the trace's arrays by key.
 
     ``keys`` limits what is kept (default: every key of ``trace_keys``);
@@ -247,7 +234,8 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
     The work is a tree of stages (``stages.run_stages``): each layer's kernel,
     each layer's gates, the decoder. ``workers`` 0 runs them all in this
     thread; otherwise each runs on a thread of its own (default
-    ``default_workers``).
+    ``default_workers``). With ``hooks`` (interventions), the trace is the
+    hookable forward pass ``hooked`` watching every kept key instead.
     """
     config = model.config
     model_type, num_layers = config.model_type, config.num_layers
@@ -262,9 +250,12 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
                               allocate or (lambda key, shape, dtype: plain_page_array(shape, dtype)))
     device = model.decoder.weight.device
     tokens = torch.as_tensor(ids, device=device)
+    if hooks:
+        _trace_with_hooks(hooked or HookedRNN(model), hooks, tokens, arrays, chunk, progress)
+        return arrays
     workers = default_workers(device) if workers is None else workers
     with _progress_bar(positions, progress) as bar:
-        kernels = [_kernel_stage(model, k, layer, arrays) for k, layer in enumerate(_single_layers(model.rnn))]
+        kernels = [_kernel_stage(model, k, single_layer(model.rnn, k), arrays) for k in range(num_layers)]
         for k, kernel in enumerate(kernels):
             gates = {q: arrays[layer_key(k + 1, q)] for q in QUANTITIES[model_type]
                      if q != "hidden" and layer_key(k + 1, q) in arrays}
@@ -276,6 +267,29 @@ def compute_trace(model: CharRNN, ids: np.ndarray, allocate: Allocator | None = 
         chunks = (_Chunk(start, tokens[start:min(start + chunk, positions)]) for start in range(0, positions, chunk))
         run_stages(kernels[0], chunks, threaded=bool(workers))
     return arrays
+
+
+@torch.no_grad()
+def _trace_with_hooks(hooked: HookedRNN, hooks: Hooks, tokens: torch.Tensor, arrays: dict[str, np.ndarray],
+                      chunk: int, progress: bool) -> None:
+    """Fill ``arrays`` from the hookable forward pass over ``tokens`` with ``hooks``, chunk by chunk."""
+    positions, state = len(arrays[next(iter(arrays))]), None
+
+    with _progress_bar(positions, progress) as bar:
+        for start in range(0, positions, chunk):
+            window = tokens[start:min(start + chunk, positions) + 1]
+
+            def watch(key: str, t: int, value: torch.Tensor) -> None:
+                arrays[key][start + t] = value[0].float().cpu().numpy()
+
+            logits, state = hooked.forward(window[None, :-1], hooks, start, state, watch, set(arrays))
+            log_probs = torch.log_softmax(logits[0].float(), dim=-1)
+            rows = slice(start, start + len(window) - 1)
+            if "prob" in arrays:
+                arrays["prob"][rows] = log_probs.gather(1, window[1:, None])[:, 0].exp().cpu().numpy()
+            if "distribution" in arrays:
+                arrays["distribution"][rows] = log_probs.exp().cpu().numpy()
+            bar.update(len(window) - 1)
 
 
 def _kernel_stage(model: CharRNN, k: int, layer: nn.RNNBase, arrays: dict[str, np.ndarray]) -> Stage:
