@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -103,19 +104,15 @@ def read_text(path: str | os.PathLike) -> str:
     """Read a UTF-8 text file, or a directory of them, refusing what is not text.
 
     A directory's regular, non-hidden files are read recursively in sorted
-    order of their relative paths and joined with nothing between them.
+    order of their relative paths and joined with nothing between them; its
+    empty files (every Python package's ``__init__.py``) are skipped with a
+    warning that counts them, and a directory with nothing else is refused.
     """
     path = Path(path)
     if not path.exists():
         raise RnnlensError(f"{path}: no such file or directory")
     if path.is_dir():
-        files = sorted(
-            p for p in path.rglob("*")
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
-        if not files:
-            raise RnnlensError(f"{path}: the directory holds no files; give a text file or a directory of them")
-        return "".join(read_text(f) for f in files)
+        return read_directory(path)
     data = path.read_bytes()
     if not data:
         raise RnnlensError(f"{path}: the file is empty; give a text file with content")
@@ -129,6 +126,24 @@ def read_text(path: str | os.PathLike) -> str:
             "convert it, for example with iconv -t UTF-8"
         ) from None
     return text.removeprefix("\ufeff")
+
+
+def read_directory(path: Path) -> str:
+    """The text of a directory's non-empty files (see ``read_text``)."""
+    files = sorted(
+        p for p in path.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )
+    if not files:
+        raise RnnlensError(f"{path}: the directory holds no files; give a text file or a directory of them")
+    empty = [f for f in files if f.stat().st_size == 0]
+    if len(empty) == len(files):
+        raise RnnlensError(f"{path}: all {len(files)} files of the directory are empty; give a text file with content")
+    if empty:
+        shown = ", ".join(str(f.relative_to(path)) for f in empty[:3]) + (", ..." if len(empty) > 3 else "")
+        warnings.warn(f"{path}: skipped {len(empty)} empty file{'s' if len(empty) > 1 else ''} of {len(files)} "
+                      f"({shown})", stacklevel=2)
+    return "".join(read_text(f) for f in files if f not in empty)
 
 
 def data_directory(data_dir: str | os.PathLike | None = None) -> Path:
