@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import pkgutil
@@ -10,6 +11,7 @@ import re
 import signal
 import sys
 import threading
+import warnings
 from contextlib import contextmanager
 from importlib.metadata import version
 
@@ -26,10 +28,49 @@ COMMANDS = sorted(info.name for info in pkgutil.iter_modules(rnnlens.commands.__
 
 
 class Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line: what is wrong, and where the help is (exit status 2)."""
+    """An argument parser whose errors are one line: what is wrong, the closest right word when there is one, and
+    where the help is (exit status 2). An option a subcommand lacks is that subcommand's error
+    (``rnnlens train: error: unrecognized arguments: --modle``), not the whole program's."""
+
+    commands: dict[str, argparse.ArgumentParser] = {}  # the subcommands' parsers, set by build_parser
 
     def error(self, message: str):
+        typo = re.match(r"argument COMMAND: invalid choice: '([^']*)'", message)
+        if typo:
+            message = f"unknown command {typo.group(1)!r}{closest(typo.group(1), COMMAND_NAMES)}"
         self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+    def parse_args(self, args=None, namespace=None):
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            parser = self.commands.get(getattr(parsed, "command", None), self)
+            known = [s for action in parser._actions for s in action.option_strings]
+            hint = closest(extras[0], known) if extras[0].startswith("-") else ""
+            parser.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+        return parsed
+
+
+def closest(word: str, choices: list[str]) -> str:
+    """`` (did you mean 'train'?)`` for the choice nearest ``word`` (difflib's ratio, at least 0.6), else ''."""
+    match = difflib.get_close_matches(word.split("=")[0], choices, n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def command_name(module: str) -> str:
+    """The subcommand a module of ``rnnlens.commands`` adds: its name with - for _ (``export-lstmvis``)."""
+    return module.replace("_", "-")
+
+
+COMMAND_NAMES = [command_name(module) for module in COMMANDS]
+
+
+def normalise_command(argv: list[str]) -> list[str]:
+    """``argv`` with the command typed with _ for - (``export_lstmvis``, its name before 0.1) as its one name."""
+    argv = list(argv)
+    position = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if position is not None and command_name(argv[position]) in COMMAND_NAMES:
+        argv[position] = command_name(argv[position])
+    return argv
 
 
 def plain_text(docstring: str | None) -> str | None:
@@ -50,12 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rnnlens {version('rnnlens')}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"rnnlens.commands.{name}").register(subparsers)
-        command = subparsers.choices[name]
+    for module in COMMANDS:
+        importlib.import_module(f"rnnlens.commands.{module}").register(subparsers)
+        command = subparsers.choices[command_name(module)]
         command.description = plain_text(command.description)
         command.set_defaults(flags={action.dest: action.option_strings[0] for action in command._actions
                                     if action.option_strings})
+    parser.commands = dict(subparsers.choices)
     return parser
 
 
@@ -80,13 +122,27 @@ def terminate_by_unwinding():
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextmanager
+def warnings_as_lines(args: argparse.Namespace):
+    """While a command runs, each warning (an empty file skipped in a --text directory...) is one stderr line,
+    ``rnnlens COMMAND: warning: ...``, every time it comes; with --debug, Python's own form with its source line."""
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        print(f"rnnlens {args.command}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        if not args.debug:
+            warnings.showwarning = one_line
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; exit status 0, 1 for an error, 2 for a bad option, 128 + the signal when stopped by
     SIGINT (Ctrl-C: 130) or SIGTERM (143)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(normalise_command(sys.argv[1:] if argv is None else argv))
     try:
-        with terminate_by_unwinding():
+        with terminate_by_unwinding(), warnings_as_lines(args):
             return args.run(args) or 0
     except Interrupted as err:  # training stopped by a signal after saving a checkpoint
         print(f"rnnlens {args.command}: interrupted: {err}", file=sys.stderr)

@@ -15,7 +15,7 @@ from rnnlens.store.traces import open_trace
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("export-lstmvis", aliases=["export_lstmvis"], description=__doc__,
+    parser = subparsers.add_parser("export-lstmvis", description=__doc__,
                                    help="write a trace in LSTMVis's format")
     parser.add_argument("trace_dir", metavar="TRACE_DIR", help="a trace directory written by rnnlens trace")
     parser.add_argument("--out", required=True, metavar="DIR",

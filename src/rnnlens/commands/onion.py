@@ -109,6 +109,23 @@ class DeferredNgram:
         return registry.load_predictor(self.run_dir).predict_log_probs(ids)
 
 
+def check_ngram_dir_corpus(ngram_dir: Path, corpus: Corpus, orders: list[int], given: bool) -> None:
+    """Refuse n-gram models in ``ngram_dir`` fitted on another corpus or split than the model's, before any is
+    read; the advice keeps them (they are another corpus's table) and names a directory for this corpus."""
+    for job in paper_jobs([order - 1 for order in orders], []):
+        config_file = ngram_dir / job.name / "config.json"
+        if not config_file.is_file():
+            continue
+        recorded = read_config(config_file.parent)["corpus"]
+        if recorded["sha256"] == corpus.sha256 and list(recorded.get("fractions", [])) == list(corpus.fractions):
+            continue
+        where = "--ngram-dir" if given else "the n-gram cache"
+        raise RnnlensError(f"{where} {ngram_dir} holds n-gram models of {recorded.get('name', 'another corpus')} "
+                           f"(split {typed(recorded.get('fractions'))}), not of the model's corpus {corpus.name} "
+                           f"(split {typed(list(corpus.fractions))}); give --ngram-dir a directory of this corpus's "
+                           f"models, or a new one to estimate them into (default: {default_ngram_dir(corpus.spec())})")
+
+
 def ngram_log_probs(corpus: Corpus, text: Text, orders: list[int], ngram_dir: Path,
                     progress: bool) -> dict[int, np.ndarray]:
     """Each order's ``(N-1,)`` log-probabilities of ``text``, from ``ngram_dir/ngram-order{N}`` (estimated there
@@ -142,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
     common_text(models.predictions)
     first = next(iter(models.predictors.values()))
     corpus = load_corpus_spec(first.corpus_spec, args.data_dir, fallback_to_environment=True)
+    check_ngram_dir_corpus(ngram_dir, corpus, list(options.orders), given=bool(args.ngram_dir))
     log(f"n-gram orders {typed(list(options.orders))} from {ngram_dir}")
     ngrams = ngram_log_probs(corpus, models.text, list(options.orders), ngram_dir, show_progress(args))
     context = onion_text(first.vocab.decode(models.text.ids), ngrams, corpus.split_text("train"), options)
