@@ -55,3 +55,33 @@ def test_the_command_line_says_how_many_empty_files_it_skipped_in_one_line(tmp_p
     assert warning == [f"rnnlens ngram: warning: {package}: skipped 2 empty files of 4 (__init__.py, "
                        "sub/__init__.py)"]
     assert json.loads((tmp_path / "model" / "config.json").read_text())["corpus"]["name"] == "pkg"
+
+
+def test_a_new_run_with_few_updates_an_epoch_is_warned_with_the_quick_presets_count(tmp_path):
+    text = tmp_path / "small.txt"
+    text.write_text("abcab cabba " * 100, encoding="utf-8")  # 1,200 characters: 960 for training
+    ran = rnnlens("train", "--text", text, "--model", "rnn", "--layers", "1", "--hidden", "2", "--epochs", "1",
+                  "--batch-size", "4", "--seq-length", "8", "--quiet", "--out", tmp_path / "run")
+    assert ran.code == 0, ran.err
+    updates, quick = (960 - 1) // (4 * 8), (960 - 1) // (16 * 50)  # 29 and 1: the quick preset gives fewer here
+    warning = [line for line in ran.err.splitlines() if "warning" in line]
+    assert warning == [f"rnnlens train: warning: an epoch has only {updates} updates (960 training characters in "
+                       "batches of 4 streams x 8 steps), fewer than about 500: the model learns little per epoch"]
+    assert quick < updates
+
+
+def test_the_warning_names_the_quick_presets_batches_only_where_they_give_more_and_stops_at_500():
+    from rnnlens.commands.train import warn_few_updates
+    from rnnlens.models.rnn.fit import TrainOptions
+
+    with pytest.warns(UserWarning, match=r"only 104 updates .* give 1,300$"):
+        warn_few_updates(104, 1_040_001, TrainOptions())  # the user's 1.3 MB directory of Python
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_few_updates(500, 5_000_001, TrainOptions())
+
+
+def test_train_help_says_its_batches_differ_from_the_quick_presets():
+    usage = " ".join(rnnlens("train", "--help").out.split())
+    assert "the paper's 100 streams x 100 steps by default" in usage
+    assert "quick preset trains with 16 x 50" in usage and "fewer than 500 an epoch is warned" in usage

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -22,8 +23,17 @@ from rnnlens.training.loop import LAST, Interrupted, option_agrees
 MODEL_FLAGS = {"model": "model_type", "layers": "num_layers", "hidden": "hidden_size", "dropout": "dropout"}
 
 
+FEW_UPDATES = 500  # updates an epoch below which a new run is warned that it will learn little per epoch
+QUICK_BATCH = (16, 50)  # the quick preset's streams x steps, suggested for small corpora
+EPILOG = (f"Batches are the paper's 100 streams x 100 steps by default (--batch-size, --seq-length); "
+          f"reproduce's quick preset trains with {QUICK_BATCH[0]} x {QUICK_BATCH[1]}. An epoch has one update per "
+          f"batch: 1.3 MB of text (80% for training) gives 104 updates an epoch with the defaults and 1,300 with "
+          f"{QUICK_BATCH[0]} x {QUICK_BATCH[1]}; a new run with fewer than {FEW_UPDATES} an epoch is warned.")
+
+
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="train a character-level RNN/LSTM/GRU", description=__doc__)
+    parser = subparsers.add_parser("train", help="train a character-level RNN/LSTM/GRU", description=__doc__,
+                                   epilog=EPILOG)
     add_corpus_options(parser, required=False)
     parser.add_argument("--model", choices=MODEL_TYPES, help="recurrent cell type")
     parser.add_argument("--layers", type=COUNT.argparse_type(), help="number of recurrent layers")
@@ -110,7 +120,22 @@ def new_trainer(args: argparse.Namespace):
     trainer = start_run(corpus, model_config(spec, len(corpus.vocab)), options, args.out)
     log(f"read {corpus.name}: {len(corpus):,} characters, vocabulary {len(corpus.vocab)}, "
         f"train/val/test {[len(corpus.split_ids(s)) for s in ('train', 'val', 'test')]}")
+    warn_few_updates(trainer.task.num_batches(), len(corpus.split_ids("train")), options)
     return trainer
+
+
+def warn_few_updates(updates: int, train_chars: int, options: TrainOptions) -> None:
+    """One warning line when an epoch has fewer than ``FEW_UPDATES`` updates, with what the quick preset's
+    batches would give (the same count as the training's: (characters - 1) // (streams x steps))."""
+    if updates >= FEW_UPDATES:
+        return
+    streams, steps = QUICK_BATCH
+    quick = (train_chars - 1) // (streams * steps)
+    also = (f"; --batch-size {streams} --seq-length {steps} (the quick preset's) give {quick:,}"
+            if quick > updates else "")
+    warnings.warn(f"an epoch has only {updates:,} updates ({train_chars:,} training characters in batches of "
+                  f"{options.batch_size} streams x {options.seq_length} steps), fewer than about {FEW_UPDATES}: "
+                  f"the model learns little per epoch{also}", stacklevel=2)
 
 
 def describe_model(trainer) -> str:
