@@ -66,6 +66,11 @@ class RNNPredictor(NeuralPredictor):
     def check_hook_points(self, hooks: Hooks) -> None:
         self.hooked.check(hooks)
 
+    def hook_point_units(self, key: str) -> int:
+        """How many units hook point ``key`` has."""
+        self.hooked.check({key: ()})
+        return self.hooked.hidden_size
+
     @property
     def description(self) -> str:
         return describe(self.model.config)
@@ -97,6 +102,24 @@ class RNNPredictor(NeuralPredictor):
 
     def _run_with_hooks(self, ids: torch.Tensor, start: int, state):
         return self.hooked.forward(ids, self.hooks, start, state)
+
+    @torch.no_grad()
+    def predict_variant_log_probs(self, ids: np.ndarray, hooks: Hooks, variants: int) -> np.ndarray:
+        """``(variants, N-1)`` float64 log-probabilities of ``variants`` copies of the model run side by side
+        over ``ids`` with ``hooks`` (whose ``rows`` say which variant each change is for; see
+        ``interventions.py``). One stepped pass instead of one per variant."""
+        self.check_hook_points(hooks)
+        device = self.model.decoder.weight.device
+        tokens = torch.as_tensor(np.asarray(ids, dtype=np.int64), device=device)
+        state, parts = None, []
+        chunk = max(100, CHUNK // variants)  # the stepped layers' inputs take variants x chunk x 4H numbers
+        with self.threads():
+            for start in range(0, len(tokens) - 1, chunk):
+                window = tokens[start:start + chunk + 1]
+                logits, state = self.hooked.forward(window[:-1].expand(variants, -1), hooks, start, state)
+                targets = window[1:].expand(variants, -1)[..., None]
+                parts.append(torch.log_softmax(logits.float(), -1).gather(2, targets)[..., 0].double().cpu())
+        return torch.cat(parts, 1).numpy() if parts else np.zeros((variants, 0))
 
     @torch.no_grad()
     def log_softmax_chunks(self, ids: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
