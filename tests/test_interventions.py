@@ -199,3 +199,22 @@ def test_bad_hook_points_units_and_clamp_specs_are_refused_in_words():
     assert parse_clamp("layer2.cell:151,3=-1.5") == ("layer2.cell", Clamp(units=(151, 3), value=-1.5))
     with pytest.raises(Exception, match="expected KEY:UNIT=VALUE"):
         parse_clamp("layer2.cell=1")
+
+
+def test_sample_clamp_is_the_intervened_models_sample_and_repeats_with_its_seed(tmp_path, war_and_peace):
+    from in_process import refused, rnnlens
+    from random_run import random_run
+    from rnnlens.data.corpus import load_corpus
+
+    (tmp_path / "corpus.txt").write_text(war_and_peace[:5000], encoding="utf-8")
+    out, _ = random_run(tmp_path / "run", load_corpus(text=tmp_path / "corpus.txt"), layers=2, hidden=16)
+    args = ["sample", out, "--length", "60", "--seed", "4", "--prime", "The ", "--quiet"]
+    clamped = rnnlens(*args, "--clamp", "layer2.cell:3,5=2.5", "--clamp", "layer1.hidden:0=-1")
+    assert clamped.code == 0, clamped.err
+    assert clamped.out == rnnlens(*args, "--clamp", "layer2.cell:3,5=2.5", "--clamp", "layer1.hidden:0=-1").out
+    assert clamped.out != rnnlens(*args).out
+    from rnnlens.models.registry import load_predictor
+    hooks = {"layer2.cell": [Clamp(units=[3, 5], value=2.5)], "layer1.hidden": [Clamp(units=[0], value=-1.0)]}
+    expected = "The " + "".join(sample(with_interventions(load_predictor(out), hooks), 60, prime="The ", seed=4))
+    assert clamped.out == expected + "\n"
+    refused(rnnlens(*args, "--clamp", "layer2.cell:16=1"), "sample", "unit 16 is out of range")

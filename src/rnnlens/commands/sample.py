@@ -12,6 +12,7 @@ from rnnlens.checks import COUNT, NONNEGATIVE_COUNT, POSITIVE
 from rnnlens.commands.common import Stopwatch, add_model_options, log
 from rnnlens.errors import RnnlensError
 from rnnlens.models.beam_search import beam_search
+from rnnlens.models.interventions import merge_hooks, parse_clamp, with_interventions
 from rnnlens.models.registry import load_predictor
 from rnnlens.models.sampling import OPEN_FRACTION_OR_ONE, sample
 
@@ -38,6 +39,9 @@ def register(subparsers) -> None:
                           help="print the B likeliest continuations of --prime of --length characters (beam search), "
                                "best first, each with its log-probability; slower for an RNN, which reads the whole "
                                "text again at each step: meant for lengths in the hundreds")
+    parser.add_argument("--clamp", action="append", default=[], metavar="KEY:UNIT=VALUE",
+                        help="hold a unit at a value at every step while sampling, e.g. layer2.cell:151=1.0 "
+                             "(units from 0; a comma list of units; repeatable); --seed repeats it exactly")
     add_model_options(parser)
     parser.add_argument("--json", action="store_true",
                         help='one JSON object: "model", "prime" and "samples": [{"text", "log_prob"}, ...] '
@@ -50,6 +54,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     clock = Stopwatch()
     predictor = load_predictor(args.model_dir, args.weights, args.device)
+    if args.clamp:
+        predictor = with_interventions(predictor, merge_hooks([parse_clamp(spec) for spec in args.clamp]))
     unknown = predictor.vocab.unknown_characters(args.prime) if args.prime else {}
     if unknown:
         raise RnnlensError(f"--prime holds {sum(unknown.values())} character(s) outside the model's vocabulary "
@@ -67,8 +73,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         write_stream(args.prime + first, stream)
     if not args.quiet:
-        log(f"sampled {args.length} characters from {predictor.description} (seed {seed}, {how_drawn(args)}); "
-            f"took {clock}")
+        clamped = f", with {', '.join(args.clamp)}" if args.clamp else ""
+        log(f"sampled {args.length} characters from {predictor.description}{clamped} (seed {seed}, "
+            f"{how_drawn(args)}); took {clock}")
     return 0
 
 
