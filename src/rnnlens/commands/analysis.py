@@ -1,5 +1,5 @@
 """What the analysis commands share: ``--out`` and the reporting options, the report; for the trace analyses
-(``cells``, ``saturation``) their options and the trace they read."""
+(``cells``, ``saturation``) their options and the trace they read; the text features a probe or an SAE reads."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import json
 
 from rnnlens.analyses.result import Result
 from rnnlens.commands.common import Stopwatch, add_model_and_text, add_reporting, check_out, log, show_progress
+from rnnlens.data.features import FEATURES, Feature, load_feature_file
+from rnnlens.errors import RnnlensError
 from rnnlens.models.trace import Trace
 from rnnlens.store.traces import KeyChoice, get_trace
 
@@ -26,6 +28,26 @@ def add_result_options(parser: argparse.ArgumentParser, writes: str) -> None:
     parser.add_argument("--out", required=True, metavar="OUT_DIR",
                         help=f"where to write {writes} (a new or empty directory, or an earlier result)")
     add_reporting(parser)
+
+
+def add_feature_options(parser: argparse.ArgumentParser) -> None:
+    """``--features NAME...`` (default: every registered feature) and ``--feature-file FILE.py`` (repeatable)."""
+    parser.add_argument("--features", nargs="+", metavar="NAME",
+                        help=f"text features to use (default: all: {', '.join(FEATURES)})")
+    parser.add_argument("--feature-file", action="append", default=[], metavar="FILE.py",
+                        help="a Python file whose @register_feature functions are added (repeatable)")
+
+
+def features_from_args(args: argparse.Namespace, extra: tuple[str, ...] = ()) -> dict[str, Feature]:
+    """The registered features ``--features`` names (all by default) after loading ``--feature-file``; names in
+    ``extra`` (features the command computes itself) are allowed and left out."""
+    for path in args.feature_file:
+        log(f"added feature(s) from {path}: {', '.join(load_feature_file(path)) or 'none'}")
+    names = [n for n in args.features if n not in extra] if args.features else list(FEATURES)
+    unknown = [n for n in names if n not in FEATURES]
+    if unknown:
+        raise RnnlensError(f"unknown feature(s) {', '.join(unknown)}; known: {', '.join([*FEATURES, *extra])}")
+    return {n: FEATURES[n] for n in names}
 
 
 def trace_from_args(args: argparse.Namespace, keys: KeyChoice) -> Trace:
