@@ -73,7 +73,7 @@ def add_oracle_options(parser: argparse.ArgumentParser) -> None:
                         help=f"probability boosts (default: {typed(BOOSTS)})")
     parser.add_argument("--words", choices=WORD_MODES, default="auto",
                         help="prose words (letters and inner apostrophes) or code identifiers; auto: code when "
-                             "{ } ; are over 0.5%% of the training text (default: auto)")
+                             "the training text is C or Python (detected from its lines) (default: auto)")
     parser.add_argument("--whole-words", action="store_true",
                         help="memory: the earlier copy must be a word of its own (default: any substring)")
 

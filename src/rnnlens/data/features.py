@@ -15,8 +15,9 @@ Features live in ``FEATURES``; add your own with the decorator::
 
 Every built-in feature is vectorised: a 300,000-character text takes well
 under a second. The bracket and quote features count every character, even
-inside comments or strings; ``in_c_comment`` and ``in_string_literal`` use a
-small C lexer (comments, string and character literals).
+inside comments or strings. ``in_comment`` and ``in_string`` follow the
+text's own language (``data.language``: C, Python, or prose, which has
+none); ``in_c_comment`` and ``in_string_literal`` apply C's lexer to any text.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Callable
 import numpy as np
 
 from rnnlens.data.corpus import _codepoints as codepoints
+from rnnlens.data.language import C_LEXER, detect_language
 from rnnlens.errors import RnnlensError
 
 KINDS = ("binary", "numeric")
@@ -116,13 +118,7 @@ def _spans(text: str, pattern: re.Pattern, group: str) -> np.ndarray:
     return np.cumsum(delta[:-1]) > 0
 
 
-# one left-to-right pass: a quote inside a comment is not a string, a /* inside a string is not a comment
-_C_LEXER = re.compile(
-    r"(?P<comment>/\*.*?(?:\*/|\Z)|//[^\n]*)"
-    r"|(?P<string>\"(?:\\.|[^\"\\\n])*\"?)"
-    r"|(?P<char>'(?:\\.|[^'\\\n]){1,4}')",
-    re.S,
-)
+_C_LEXER = C_LEXER  # the name analyses.bracket_distance imports
 
 
 # --- the built-in features ------------------------------------------------------------------
@@ -175,14 +171,34 @@ def indentation(text: str) -> np.ndarray:
     return np.bincount(line, weights=width)[line]
 
 
-@register_feature("in_c_comment", "binary", "part of a C comment, /* ... */ or // ..., delimiters included")
+@register_feature("in_c_comment", "binary", "part of a C comment, /* ... */ or // ... (not a URL's ://), "
+                  "delimiters included, whatever the text's language")
 def in_c_comment(text: str) -> np.ndarray:
     return _spans(text, _C_LEXER, "comment")
 
 
-@register_feature("in_string_literal", "binary", 'part of a C string literal "...", quotes included')
+@register_feature("in_string_literal", "binary", 'part of a C string literal "...", quotes included, whatever the '
+                  "text's language")
 def in_string_literal(text: str) -> np.ndarray:
     return _spans(text, _C_LEXER, "string")
+
+
+def _in_language(text: str, group: str) -> np.ndarray:
+    """Boolean: the character lies in a ``group`` (comment, string) of the text's own language (none in prose)."""
+    lexer = detect_language(text).lexer
+    return _spans(text, lexer, group) if lexer is not None else np.zeros(len(text), dtype=bool)
+
+
+@register_feature("in_comment", "binary", "part of a comment of the text's language (detected: C /* */ and //, "
+                  "Python #; none in prose), delimiters included")
+def in_comment(text: str) -> np.ndarray:
+    return _in_language(text, "comment")
+
+
+@register_feature("in_string", "binary", "part of a string literal of the text's language (detected: C \"...\"; "
+                  "Python '...', \"...\", triple-quoted, with its prefix; none in prose), quotes included")
+def in_string(text: str) -> np.ndarray:
+    return _in_language(text, "string")
 
 
 @register_feature("word_position", "numeric", "letters, digits and _ read so far in the current word, counting from 1 (0 outside words)")

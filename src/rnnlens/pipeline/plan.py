@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnlens.data.corpus import Corpus
+from rnnlens.data.language import PROSE, detect_language
 from rnnlens.models.rnn.fit import TrainOptions
 from rnnlens.models.rnn.network import count_parameters
 from rnnlens.pipeline.analyses import ANALYSES, TABLE2, Analysis
@@ -233,6 +234,9 @@ class Planner:
         options = {k: v for k, v in section.items()
                    if k != "models" and k not in analysis.train_options and k not in analysis.model_options
                    and k not in analysis.stage_options}
+        pair = self.bracket_pair(options.get("pair")) if analysis.key == "brackets" else None
+        if pair:
+            options = {**options, "pair": pair}
         extra: list[Arg] = []
         for key in analysis.model_options:
             if key in section:
@@ -251,6 +255,13 @@ class Planner:
                                              "names": "--names" in self.option_strings(analysis.command)}), where)
             made.append(name)
         return made
+
+    def bracket_pair(self, configured: str | None) -> str | None:
+        """The brackets a ``--text`` corpus is measured by: its language's (``{}`` for C, ``()`` for Python,
+        ``"`` for prose) where the config gives prose's ``"`` or none; a named dataset's config says its own."""
+        if "dataset" in self.corpus.source or configured not in (None, PROSE.pair):
+            return configured
+        return detect_language(self.corpus.text).pair
 
     def plan(self) -> Plan:
         self.name_grid()

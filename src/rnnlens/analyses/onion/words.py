@@ -8,9 +8,8 @@ Two word definitions (``WORD_MODES``):
 - ``code``: an identifier, ``[A-Za-z_][A-Za-z0-9_]*`` (C's rule), so
   ``spin_lock_irqsave`` is one word and ``0x1f`` none.
 
-``auto`` picks ``code`` when braces and semicolons make up more than
-``CODE_MARKS_SHARE`` of the training text (measured on the first 500,000
-characters: Linux kernel 1.9%, War and Peace 0.05%), else ``prose``.
+``auto`` picks ``code`` when the training text is code in a language
+``data.language`` detects (C or Python), else ``prose``.
 
 A **punctuation** character is one that is neither a letter, a digit nor
 whitespace (``. , ; ' " ( ) { } * -`` and C's operators alike), except that
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnlens.data.language import detect_language
 from rnnlens.errors import RnnlensError
 
 WORD_MODES = ("prose", "code", "auto")
@@ -34,8 +34,6 @@ WORD_PATTERNS = {
     "code": re.compile(r"(?<![A-Za-z0-9_])[A-Za-z_][A-Za-z0-9_]*"),  # not the x of 0x1f
 }
 QUOTES = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb"  # " ' ` “ ” ‘ ’ « »
-CODE_MARKS = "{};"
-CODE_MARKS_SHARE = 0.005
 
 
 @dataclass(frozen=True)
@@ -59,9 +57,7 @@ def resolve_mode(mode: str, train_text: str) -> str:
         raise RnnlensError(f"unknown word definition {mode!r}; choose one of {', '.join(WORD_MODES)}")
     if mode != "auto":
         return mode
-    sample = train_text[:500_000]
-    marks = sum(sample.count(c) for c in CODE_MARKS)
-    return "code" if marks > CODE_MARKS_SHARE * max(len(sample), 1) else "prose"
+    return detect_language(train_text).words
 
 
 def find_words(text: str, mode: str) -> Words:
