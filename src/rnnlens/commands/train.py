@@ -19,6 +19,7 @@ from rnnlens.models.rnn.kind import model_config
 from rnnlens.models.rnn.network import MODEL_TYPES, count_parameters
 from rnnlens.store.outputs import check_model_dir
 from rnnlens.training.loop import LAST, Interrupted, option_agrees
+from rnnlens.training.tensorboard import INSTALL, TensorBoardObserver, summary_writer_class
 
 MODEL_FLAGS = {"model": "model_type", "layers": "num_layers", "hidden": "hidden_size", "dropout": "dropout"}
 
@@ -48,6 +49,9 @@ def register(subparsers) -> None:
                         help="continue the run in --out exactly where it stopped (its recorded corpus and options "
                              "hold; only --epochs may change)")
     parser.add_argument("--out", required=True, help="run directory for checkpoints and metrics")
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="also write TensorBoard event files into DIR as training goes (loss, validation loss, "
+                             f"learning rate, throughput, gradient norm; needs {INSTALL})")
     add_reporting(parser, "print a JSON summary of the run on stdout at the end")
     parser.set_defaults(run=run)
 
@@ -181,15 +185,23 @@ RUN_FILES = "best.safetensors, last.safetensors, config.json, metrics.jsonl"
 
 def run(args: argparse.Namespace) -> int:
     clock = Stopwatch()
+    if args.tensorboard:
+        summary_writer_class()  # a missing TensorBoard is refused before anything is read or written
     trainer = resumed_trainer(args) if args.resume else new_trainer(args)
     if trainer is None:
         return 0
     log(f"model: {describe_model(trainer)}, on {trainer.device} in {trainer.options.precision}; "
         f"{trainer.task.num_batches()} batches per epoch; seed {trainer.options.seed}")
+    observers = [TensorBoardObserver(args.tensorboard, trainer.batches_done())] if args.tensorboard else []
+    if observers:
+        log(f"TensorBoard event files go to {args.tensorboard}: tensorboard --logdir {args.tensorboard}")
     try:
-        progress = trainer.fit(show_progress=show_progress(args), log=log)
+        progress = trainer.fit(show_progress=show_progress(args), log=log, observers=observers)
     except Interrupted as err:
         raise Interrupted(f"{err}; continue with: rnnlens train --resume --out {args.out}", err.signum) from None
+    finally:
+        for observer in observers:
+            observer.close()
     log(f"best validation loss {progress.best_val_loss:.4f} nats/char (the mean over the validation split read as "
         f"{trainer.task.val_batches.inputs.shape[0]} parallel streams, as training reads it; rnnlens evaluate "
         "--split val reads it as one stream from the start and gives a slightly different number)")

@@ -3,11 +3,13 @@
 Read from the files the stages write, so it works the same for local
 workers and Ray tasks: a training's ``last.safetensors`` metadata (epoch,
 batch, seconds trained; checkpoints every ``--save-every`` batches) gives its
-epoch and ETA; a Table 2 stage counts its finished models.
+epoch and ETA, and the last line of its ``metrics.jsonl`` its latest
+validation loss; a Table 2 stage counts its finished models.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Callable, TextIO
 from rnnlens.errors import RnnlensError
 from rnnlens.pipeline.stages import Graph
 from rnnlens.store.runs import read_metadata
-from rnnlens.training.loop import LAST, clock
+from rnnlens.training.loop import LAST, METRICS, clock
 
 
 def training_progress(output: Path, info: dict) -> str:
@@ -31,7 +33,19 @@ def training_progress(output: Path, info: dict) -> str:
     text = f"epoch {min(progress['epoch'] + 1, epochs)}/{epochs}, batch {progress['batch']}/{per_epoch}"
     if done and progress["elapsed_s"] > 0:
         text += f", ETA {clock(progress['elapsed_s'] / done * (epochs * per_epoch - done))}"
+    latest = latest_epoch(output)
+    if latest:
+        text += f", val {latest['val_loss']:.4f} nats/char after epoch {latest['epoch']}"
     return text
+
+
+def latest_epoch(output: Path) -> dict | None:
+    """The last record of a training's ``metrics.jsonl`` (written whole, atomically), None before the first."""
+    try:
+        lines = (output / METRICS).read_text(encoding="utf-8").splitlines()
+        return json.loads(lines[-1]) if lines else None
+    except (OSError, ValueError):
+        return None
 
 
 def models_progress(output: Path, info: dict) -> str:

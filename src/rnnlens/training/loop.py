@@ -153,6 +153,31 @@ class Progress:
     history: list = field(default_factory=list)  # one record per finished epoch
 
 
+@dataclass(frozen=True)
+class BatchEvent:
+    """One training update as an ``Observer`` sees it: ``step`` batches done over the whole run (this one
+    included), in ``epoch`` (from 1); its ``loss`` in nats/char and ``learning_rate``; ``grad_norm`` the L2 norm
+    of every gradient before clipping (None unless an observer wants it); ``chars_per_s`` since the last update."""
+
+    step: int
+    epoch: int
+    loss: float
+    learning_rate: float
+    grad_norm: float | None
+    chars_per_s: float
+
+
+class Observer(Protocol):
+    """What watches a training from outside the loop (``train --tensorboard``): told of every update and of
+    every finished epoch (its ``metrics.jsonl`` record and the step it ends at). ``wants_grad_norm`` asks the
+    loop to measure the gradient norm, which costs a pass over the gradients each update."""
+
+    wants_grad_norm: bool
+
+    def on_batch(self, event: BatchEvent) -> None: ...
+    def on_epoch(self, record: dict, step: int) -> None: ...
+
+
 class Interrupted(RnnlensError):
     """SIGINT or SIGTERM (``signum``) stopped training after a resumable checkpoint was saved."""
 
@@ -242,6 +267,7 @@ class Trainer:
         self.optimizer = make_optimizer(self.model.parameters(), options)
         first = options.learning_rate if options.lr_schedule == "plateau" else learning_rate_for(0, options)
         self.progress = Progress(learning_rate=first)
+        self.observers: list[Observer] = []  # given to fit
 
     # --- checkpoints -------------------------------------------------------
     def config(self) -> dict:
@@ -292,7 +318,9 @@ class Trainer:
         atomic.write_text(self.out_dir / METRICS, "".join(json.dumps(r) + "\n" for r in self.progress.history))
 
     # --- training ----------------------------------------------------------
-    def train_step(self, k: int) -> float:
+    def train_step(self, k: int) -> tuple[float, float | None]:
+        """One update on batch ``k``: its loss, and the gradients' L2 norm before clipping where an observer
+        wants it (else None)."""
         with autocast(self.options.precision, self.device):
             loss = self.task.batch_loss(self.model, k)
         value = loss.item()
@@ -303,10 +331,21 @@ class Trainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        norm = None
+        if any(observer.wants_grad_norm for observer in self.observers):
+            grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+            norm = torch.nn.utils.get_total_norm(grads).item()
         if self.options.grad_clip > 0:
             torch.nn.utils.clip_grad_value_(self.model.parameters(), self.options.grad_clip)
         self.optimizer.step()
-        return value
+        return value, norm
+
+    def tell_batch(self, loss: float, grad_norm: float | None, seconds: float) -> None:
+        """Give each observer the update just made (``seconds`` it took)."""
+        event = BatchEvent(self.batches_done(), self.progress.epoch + 1, loss, self.progress.learning_rate,
+                           grad_norm, self.task.chars_per_batch / max(seconds, 1e-9))
+        for observer in self.observers:
+            observer.on_batch(event)
 
     def run_epoch(self, on_iteration: Callable | None, show_progress: bool,
                   stop: threading.Event | None = None) -> tuple[float, float]:
@@ -322,12 +361,12 @@ class Trainer:
         self.task.start_epoch(self.model, p.epoch, fresh=p.batch == 0)
         self.model.train()
         batches = self.task.num_batches()
-        start = last_save = began = time.perf_counter()
+        start = last_save = began = last_batch = time.perf_counter()
         first = p.batch
         bar = tqdm(total=batches, initial=p.batch, desc=f"epoch {p.epoch + 1}/{opts.epochs}",
                    unit="batch", disable=not show_progress, leave=False, file=sys.stderr)
         for k in range(p.batch, batches):
-            loss = self.train_step(k)
+            loss, grad_norm = self.train_step(k)
             p.train_loss_sum += loss
             p.batch = k + 1
             if self.snapshot_due():
@@ -337,6 +376,8 @@ class Trainer:
             if on_iteration is not None:
                 on_iteration(p)
             now = time.perf_counter()
+            self.tell_batch(loss, grad_norm, now - last_batch)
+            last_batch = now
             due = (opts.save_every and p.batch % opts.save_every == 0) or now - last_save >= opts.save_every_s
             stopping = stop is not None and stop.is_set()
             if (due or stopping) and p.batch < batches:
@@ -379,6 +420,8 @@ class Trainer:
         self.write_run_files()
         self.save_last()
         log(epoch_line(record, opts.epochs))
+        for observer in self.observers:
+            observer.on_epoch(record, self.batches_done())
         if p.stopped_early:
             by = f" by {opts.min_improvement:g} nats/char" if opts.min_improvement else ""
             log(f"stopping early: no validation loss better{by} for {p.bad_epochs} epochs")
@@ -388,11 +431,13 @@ class Trainer:
         return self.progress.stopped_early or self.progress.epoch >= self.options.epochs
 
     def fit(self, on_iteration: Callable | None = None, show_progress: bool = True,
-            log: Callable[[str], None] = print) -> Progress:
-        """Train until the last epoch or early stopping; return the final progress.
+            log: Callable[[str], None] = print, observers: list[Observer] = ()) -> Progress:
+        """Train until the last epoch or early stopping; return the final progress. ``observers`` are told
+        of every update and every epoch (see ``Observer``).
 
         SIGINT/SIGTERM (in the main thread) save a resumable checkpoint and raise ``Interrupted``.
         """
+        self.observers = list(observers)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         # the handlers are in place before the first checkpoint exists: a signal that comes once it does is
         # always answered with a resumable save, never with the default KeyboardInterrupt
