@@ -23,8 +23,8 @@ import rnnlens.commands
 # the modules of ``rnnlens.commands`` shared by several subcommands; every other module is one subcommand with
 # ``register(subparsers)``, which adds its parser and sets ``run`` (a new command is a new file, nothing else)
 SHARED_COMMAND_MODULES = {"common", "analysis", "models", "training_options"}
-COMMANDS = sorted(info.name for info in pkgutil.iter_modules(rnnlens.commands.__path__)
-                  if info.name not in SHARED_COMMAND_MODULES)
+COMMAND_MODULES = sorted(info.name for info in pkgutil.iter_modules(rnnlens.commands.__path__)
+                         if info.name not in SHARED_COMMAND_MODULES)
 
 
 class Parser(argparse.ArgumentParser):
@@ -37,7 +37,7 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):
         typo = re.match(r"argument COMMAND: invalid choice: '([^']*)'", message)
         if typo:
-            message = f"unknown command {typo.group(1)!r}{closest(typo.group(1), COMMAND_NAMES)}"
+            message = f"unknown command {typo.group(1)!r}{closest(typo.group(1), COMMANDS)}"
         self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
 
     def parse_args(self, args=None, namespace=None):
@@ -61,14 +61,14 @@ def command_name(module: str) -> str:
     return module.replace("_", "-")
 
 
-COMMAND_NAMES = [command_name(module) for module in COMMANDS]
+COMMANDS = [command_name(module) for module in COMMAND_MODULES]  # what the user types
 
 
 def normalise_command(argv: list[str]) -> list[str]:
     """``argv`` with the command typed with _ for - (``export_lstmvis``, its name before 0.1) as its one name."""
     argv = list(argv)
     position = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
-    if position is not None and command_name(argv[position]) in COMMAND_NAMES:
+    if position is not None and command_name(argv[position]) in COMMANDS:
         argv[position] = command_name(argv[position])
     return argv
 
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rnnlens {version('rnnlens')}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMANDS:
+    for module in COMMAND_MODULES:
         importlib.import_module(f"rnnlens.commands.{module}").register(subparsers)
         command = subparsers.choices[command_name(module)]
         command.description = plain_text(command.description)
