@@ -98,3 +98,28 @@ def test_the_reproduce_overview_shows_a_trainings_latest_validation_loss(tmp_pat
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     assert training_progress(tmp_path, info) == ("epoch 3/5, batch 10/100, ETA 0:04:50, "
                                                  "val 1.6543 nats/char after epoch 2")
+
+
+def test_a_resumed_run_goes_on_in_the_same_directory_and_forgets_what_a_killed_run_wrote_past_its_checkpoint(
+        tmp_path):
+    from rnnlens.training.loop import BatchEvent
+    from rnnlens.training.tensorboard import TensorBoardObserver
+
+    text = _write(tmp_path, TEXT)
+    assert rnnlens(*TRAIN, "--epochs", "1", "--text", text, "--out", tmp_path / "run", "--tensorboard",
+                   tmp_path / "tb").code == 0
+    assert rnnlens("train", "--resume", "--epochs", "2", "--quiet", "--out", tmp_path / "run", "--tensorboard",
+                   tmp_path / "tb").code == 0
+    found = scalars(tmp_path / "tb")
+    assert [e.step for e in found["train/loss"]] == list(range(1, 53))  # each step once, none lost
+    assert [e.step for e in found["epoch/val_loss"]] == [26, 52]
+    # a killed run wrote steps 1..30; its checkpoint was at 20: the resumed run's steps replace 21..30
+    killed = TensorBoardObserver(tmp_path / "killed")
+    for step in range(1, 31):
+        killed.on_batch(BatchEvent(step, 1, 1.0, 2e-3, None, 100.0))
+    killed.close()
+    resumed = TensorBoardObserver(tmp_path / "killed", steps_done=20)
+    resumed.on_batch(BatchEvent(21, 1, 0.5, 2e-3, None, 100.0))
+    resumed.close()
+    losses = [(e.step, e.value) for e in scalars(tmp_path / "killed")["train/loss"]]
+    assert losses == [(step, 1.0) for step in range(1, 21)] + [(21, 0.5)]

@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     log(f"model: {describe_model(trainer)}, on {trainer.device} in {trainer.options.precision}; "
         f"{trainer.task.num_batches()} batches per epoch; seed {trainer.options.seed}")
-    observers = [TensorBoardObserver(args.tensorboard, trainer.batches_done())] if args.tensorboard else []
+    observers = [TensorBoardObserver(args.tensorboard, steps_done=trainer.batches_done())] if args.tensorboard else []
     if observers:
         log(f"TensorBoard event files go to {args.tensorboard}: tensorboard --logdir {args.tensorboard}")
     try:

@@ -31,13 +31,13 @@ def summary_writer_class():
 
 
 class TensorBoardObserver:
-    """Writes a run's scalars into ``log_dir`` (see the module docstring); ``first_step`` is where a resumed
-    run goes on. Close it when training ends."""
+    """Writes a run's scalars into ``log_dir`` (see the module docstring); ``steps_done``: the batches a
+    resumed run has done, after which TensorBoard forgets what the directory holds. Close it when training ends."""
 
     wants_grad_norm = True
 
-    def __init__(self, log_dir: str | os.PathLike, first_step: int = 0) -> None:
-        self.writer = summary_writer_class()(str(log_dir), purge_step=first_step or None)
+    def __init__(self, log_dir: str | os.PathLike, steps_done: int = 0) -> None:
+        self.writer = summary_writer_class()(str(log_dir), purge_step=steps_done + 1 if steps_done else None)
 
     def on_batch(self, event: BatchEvent) -> None:
         scalars = {"train/loss": event.loss, "train/learning_rate": event.learning_rate,
