@@ -74,7 +74,8 @@ def test_the_gradient_norm_is_that_of_the_gradients_before_clipping(tmp_path):
 def test_without_tensorboard_train_says_what_to_install_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if the package were not installed
     ran = rnnlens(*TRAIN, "--text", _write(tmp_path, TEXT), "--out", tmp_path / "run", "--tensorboard", tmp_path / "tb")
-    refused(ran, "train", r"need the tensorboard package, which is not installed: pip install 'rnnlens\[tensorboard\]'$")
+    refused(ran, "train", r"need the tensorboard package, which is not installed: "
+                          r"pip install 'rnnlens\[tensorboard\]'$")
     assert not (tmp_path / "run").exists() and not (tmp_path / "tb").exists()
 
 
