@@ -22,7 +22,7 @@ def heat_map(matrix: np.ndarray, rows: list[str], columns: list[str], title: str
     low, high = limits or ((float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0))
     high = high if high > low else low + 1e-3  # all equal: a scale that still has a width
     width, height = len(columns), len(rows)
-    figure = new_figure(figsize=(2.8 + 0.42 * min(width, 60), 1.6 + 0.32 * min(height, 60)))
+    figure = new_figure(figsize=(2.8 + min(0.42 * width, 12), 1.6 + min(0.32 * height, 10)))  # at most 15 x 12 in
     ax = figure.subplots()
     colours = matplotlib.colormaps[cmap].with_extremes(bad="0.85")
     image = ax.imshow(np.ma.masked_invalid(values), cmap=colours, vmin=low, vmax=high, aspect="auto",
