@@ -7,10 +7,15 @@ import argparse
 import json
 
 from rnnlens.analyses.result import Result
+from rnnlens.checks import Range
 from rnnlens.commands.common import Stopwatch, add_model_and_text, add_reporting, check_out, log, show_progress
+from rnnlens.data.corpus import SPLITS
+from rnnlens.data.texts import Text
 from rnnlens.data.features import FEATURES, Feature, load_feature_file
 from rnnlens.errors import RnnlensError
+from rnnlens.models.predictor import Predictor
 from rnnlens.models.trace import Trace
+from rnnlens.store.trace_windows import window_text
 from rnnlens.store.traces import KeyChoice, get_trace
 
 
@@ -48,6 +53,32 @@ def features_from_args(args: argparse.Namespace, extra: tuple[str, ...] = ()) ->
     if unknown:
         raise RnnlensError(f"unknown feature(s) {', '.join(unknown)}; known: {', '.join([*FEATURES, *extra])}")
     return {n: FEATURES[n] for n in names}
+
+
+CHARS = Range(3, integer=True)
+LIMIT = 50_000  # characters of each text: 0.75 GB of trace for the 1.3M-parameter 2-layer LSTM's 12 keys
+
+
+def add_window_options(parser: argparse.ArgumentParser, train_limit: int = LIMIT) -> None:
+    """For a command that fits on one text and scores on another (probe, sae): ``--limit`` (the scored text's
+    characters) and the text to fit on: ``--train-split``/``--train-text``, ``--train-limit``."""
+    parser.add_argument("--limit", type=CHARS.argparse_type(), default=LIMIT, metavar="CHARS",
+                        help=f"use the first CHARS characters of the scored text (default: {LIMIT:,})")
+    fit_on = parser.add_mutually_exclusive_group()
+    fit_on.add_argument("--train-split", choices=SPLITS, help="the split of the run's corpus to fit on (default: train)")
+    fit_on.add_argument("--train-text", metavar="FILE", help="a UTF-8 text file to fit on instead")
+    parser.add_argument("--train-limit", type=CHARS.argparse_type(), default=train_limit, metavar="CHARS",
+                        help=f"fit on the first CHARS characters of that text (default: {train_limit:,})")
+
+
+def window_texts(args: argparse.Namespace, predictor: Predictor) -> dict[str, Text]:
+    """``{"fit": ..., "score": ...}``: the texts ``add_window_options`` and ``--split``/``--text`` name, each cut
+    to its limit (fit: the train split by default; score: the test split)."""
+    fit_split = None if args.train_text else args.train_split or "train"
+    score_split = None if args.text else args.split or "test"
+    return {"fit": window_text(predictor, fit_split, args.train_text, args.train_limit, args.skip_unknown,
+                               args.data_dir),
+            "score": window_text(predictor, score_split, args.text, args.limit, args.skip_unknown, args.data_dir)}
 
 
 def trace_from_args(args: argparse.Namespace, keys: KeyChoice) -> Trace:

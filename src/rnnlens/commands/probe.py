@@ -14,27 +14,11 @@ from __future__ import annotations
 import argparse
 
 from rnnlens.analyses.probes import run_probes
-from rnnlens.checks import Range
-from rnnlens.commands.analysis import add_feature_options, add_result_options, features_from_args, report
+from rnnlens.commands.analysis import (add_feature_options, add_result_options, add_window_options, features_from_args,
+                                       report, window_texts)
 from rnnlens.commands.common import Stopwatch, add_model_and_text, check_out, log, show_progress
-from rnnlens.data.corpus import SPLITS
 from rnnlens.models.registry import load_predictor
-from rnnlens.store.trace_windows import layer_keys, window_text, window_trace
-
-CHARS = Range(3, integer=True)
-LIMIT = 50_000  # characters of each text: 0.75 GB of trace for the 1.3M-parameter 2-layer LSTM's 12 keys
-
-
-def add_window_options(parser: argparse.ArgumentParser) -> None:
-    """``--limit`` (the scored text's characters) and the training text: ``--train-split``/``--train-text``,
-    ``--train-limit``."""
-    parser.add_argument("--limit", type=CHARS.argparse_type(), default=LIMIT, metavar="CHARS",
-                        help=f"use the first CHARS characters of the scored text (default: {LIMIT:,})")
-    fit_on = parser.add_mutually_exclusive_group()
-    fit_on.add_argument("--train-split", choices=SPLITS, help="the split of the run's corpus to fit on (default: train)")
-    fit_on.add_argument("--train-text", metavar="FILE", help="a UTF-8 text file to fit on instead")
-    parser.add_argument("--train-limit", type=CHARS.argparse_type(), default=LIMIT, metavar="CHARS",
-                        help=f"fit on the first CHARS characters of that text (default: {LIMIT:,})")
+from rnnlens.store.trace_windows import layer_keys, window_trace
 
 
 def register(subparsers) -> None:
@@ -55,12 +39,8 @@ def run(args: argparse.Namespace) -> int:
     features = features_from_args(args, extra=("char_class",))
     predictor = load_predictor(args.model_dir, weights=args.weights, device=args.device)
     keys = layer_keys(predictor, args.keys)
-    fit_split = None if args.train_text else args.train_split or "train"
-    texts = {"fit": window_text(predictor, fit_split, args.train_text, args.train_limit, args.skip_unknown,
-                                args.data_dir),
-             "score": window_text(predictor, None if args.text else args.split or "test", args.text, args.limit,
-                                  args.skip_unknown, args.data_dir)}
-    traces = {role: window_trace(predictor, text, keys, show_progress(args), log) for role, text in texts.items()}
+    traces = {role: window_trace(predictor, text, keys, show_progress(args), log)
+              for role, text in window_texts(args, predictor).items()}
     with_char_class = not args.features or "char_class" in args.features
     log(f"probing {len(keys)} keys for {len(features) + with_char_class} features")
     result = run_probes(traces["fit"], traces["score"], keys, features, with_char_class)
