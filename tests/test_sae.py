@@ -74,7 +74,7 @@ def test_sae_command_prints_the_contract_and_saves_the_weights(run_dir, tmp_path
     run, _ = run_dir
     out = tmp_path / "sae"
     ran = rnnlens("sae", run, "--key", "layer2.cell", "--train-split", "train", "--split", "val", "--latents", 32,
-                  "--topk", 4, "--steps", 40, "--features", "in_double_quotes", "word_position", "--json", "--out", out)
+                  "--topk", 4, "--steps", 40, "--features", "in_double_quotes", "word_position", "--json", "--quiet", "--out", out)
     assert ran.code == 0, ran.err
     printed = json.loads(ran.out)
     assert printed == json.loads((out / "sae.json").read_text())

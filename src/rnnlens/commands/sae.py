@@ -66,5 +66,5 @@ def run(args: argparse.Namespace) -> int:
                          steps=args.steps, seed=args.seed)
     log(f"training an SAE on {args.key} ({units} units): {options.describe()}")
     report(fit_sae(traces["fit"], traces["score"], args.key, options, features, predictor,
-                   None if args.quiet else log), args, clock)
+                   (lambda _: None) if args.quiet else log), args, clock)
     return 0
