@@ -51,6 +51,8 @@ METRICS = {"binary": "AUC", "categorical": "accuracy", "numeric": "R2"}
 C = 1.0  # inverse L2 strength of the logistic probes (scikit-learn's default) on standardised units
 ALPHA = 1.0  # ridge penalty on standardised units
 MAX_ITER = 300  # lbfgs iterations; a probe stopped short scores lower, never higher, than its converged self
+# a layer's lead over chance below which a unit's share of it is noise (an AUC of 0.501 gave shares of -13)
+MIN_LEAD = 0.05
 CONTROL_DRAWS = 100  # tries to draw a control task with at least two labels on both texts
 
 
@@ -136,7 +138,8 @@ class ProbeScore:
     control: float | None  # None: no control task with two labels could be drawn
     selectivity: float | None  # score - control
     chance: float
-    best_unit: dict  # {"unit", "score", "share"}: share = (unit - chance) / (score - chance), None when score <= chance
+    best_unit: dict  # {"unit", "score", "share"}: share = (unit - chance) / (score - chance), None when the layer
+    # leads chance by less than MIN_LEAD
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -149,7 +152,7 @@ def probe_key(key: str, x_train: np.ndarray, x_test: np.ndarray, task: Task, con
     unit = best_unit(task.kind, x_train, task.train)
     unit_score = probe_score(task.kind, x_train[:, [unit]], task.train, x_test[:, [unit]], task.test)
     chance = task.chance()
-    share = (unit_score - chance) / (score - chance) if score > chance else None
+    share = (unit_score - chance) / (score - chance) if score - chance >= MIN_LEAD else None
     return ProbeScore(task.feature, key, task.kind, task.metric, score, control_score,
                       None if control_score is None else score - control_score, chance,
                       {"unit": unit, "score": unit_score, "share": share})
@@ -196,7 +199,8 @@ class Probes(Result):
                        "control": "each character type gets a label drawn from the feature's training labels "
                                   "(Hewitt & Liang 2019); selectivity = score - control",
                        "best_unit": "the unit most correlated with the feature on the training rows (categorical: "
-                                    "highest ANOVA F), probed alone; share = (unit - chance) / (score - chance)"},
+                                    "highest ANOVA F), probed alone; share = (unit - chance) / (score - chance), null when score - chance < "
+                                    f"{MIN_LEAD}"},
         }
 
     def summary(self) -> str:
