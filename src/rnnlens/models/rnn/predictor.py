@@ -122,6 +122,22 @@ class RNNPredictor(NeuralPredictor):
         return torch.cat(parts, 1).numpy() if parts else np.zeros((variants, 0))
 
     @torch.no_grad()
+    def predict_window_log_probs(self, windows: np.ndarray) -> np.ndarray:
+        """``(P,)`` ln p(last id | the rest) for ``windows`` ``(P, W)``, each read from a zero state (side by side,
+        a few thousand characters of windows at a time); see ``models/windows.py``."""
+        device = self.model.decoder.weight.device
+        rows = max(1, 100_000 // windows.shape[1])
+        run = self._run_with_hooks if self.hooks else self._run_fused
+        parts = []
+        with self.threads():
+            for start in range(0, len(windows), rows):
+                batch = torch.as_tensor(windows[start:start + rows], device=device)
+                logits, _ = run(batch[:, :-1], 0, None)
+                log_probs = torch.log_softmax(logits[:, -1].float(), dim=-1)
+                parts.append(log_probs.gather(1, batch[:, -1:])[:, 0].double().cpu())
+        return torch.cat(parts).numpy() if parts else np.zeros(0)
+
+    @torch.no_grad()
     def log_softmax_chunks(self, ids: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield ``(log_probs (n, V), targets (n,))`` chunk by chunk over the text's positions."""
         device = self.model.decoder.weight.device
