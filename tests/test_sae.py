@@ -79,7 +79,7 @@ def test_sae_command_prints_the_contract_and_saves_the_weights(run_dir, tmp_path
     printed = json.loads(ran.out)
     assert printed == json.loads((out / "sae.json").read_text())
     assert {"key", "latents", "l0", "variance_explained", "loss_recovered", "dead_fraction", "features"} <= set(printed)
-    assert printed["latents"] == 32 and 0 < printed["l0"] <= 4 and printed["loss_recovered"] is None
+    assert printed["latents"] == 32 and 0 < printed["l0"] <= 4 and printed["loss_recovered"] is not None
     assert {f["feature"] for f in printed["features"]} == {"in_double_quotes", "word_position"}
     assert load_file(out / "sae.safetensors")["W_dec"].shape == (32, 16)
     assert (out / "latents.csv").is_file() and (out / "sae.png").stat().st_size > 0
@@ -93,3 +93,25 @@ def test_sae_refuses_what_it_cannot_train_and_writes_nothing(run_dir, tmp_path, 
     run, _ = run_dir
     refused(rnnlens("sae", run, *args, "--steps", 5, "--out", tmp_path / "out"), "sae", pattern)
     assert not (tmp_path / "out").exists()
+
+
+def test_loss_recovered_is_one_for_a_perfect_reconstruction_and_zero_for_none():
+    """The reconstruction is spliced into the forward pass at every step (models/interventions.Transform)."""
+    import torch
+
+    from rnnlens.analyses.sae import loss_recovered
+    from rnnlens.data.corpus import Vocabulary
+    from rnnlens.models.rnn.network import CharRNN, ModelConfig
+    from rnnlens.models.rnn.predictor import RNNPredictor
+    from rnnlens.models.trace import Trace
+
+    vocab = Vocabulary.from_text(TEXT)
+    torch.manual_seed(1)
+    model = CharRNN(ModelConfig("lstm", len(vocab), 16, 2))
+    model.init_uniform(0.5)
+    predictor = RNNPredictor(model, vocab, {})
+    text = Trace({}, TEXT[:600], {})
+    assert loss_recovered(predictor, text, "layer2.cell", lambda x: x) == pytest.approx(1.0, abs=1e-5)
+    assert loss_recovered(predictor, text, "layer2.cell", np.zeros_like) == pytest.approx(0.0, abs=1e-9)
+    half = loss_recovered(predictor, text, "layer2.cell", lambda x: 0.5 * x)
+    assert half != pytest.approx(1.0, abs=1e-3) and np.isfinite(half)

@@ -44,6 +44,7 @@ from rnnlens.analyses.result import Result
 from rnnlens.data.features import Feature
 from rnnlens.data.spelling import spell
 from rnnlens.errors import RnnlensError
+from rnnlens.models.interventions import Transform, ZeroAblate, with_interventions
 from rnnlens.models.predictor import Predictor
 from rnnlens.models.trace import Trace
 from rnnlens.render.figures import new_figure, save_figure
@@ -144,13 +145,17 @@ def variance_explained(x: np.ndarray, rebuilt: np.ndarray) -> float:
 
 def loss_recovered(predictor: Predictor, text, key: str, reconstruct: Callable[[np.ndarray], np.ndarray]) -> float | None:
     """``(L_zero - L_sae) / (L_zero - L_clean)``: the loss with ``key`` replaced by ``reconstruct`` of it at every
-    step, between the loss with it zeroed (0) and the clean loss (1).
-
-    It needs a forward pass that lets a quantity be replaced as the model
-    runs (the replacement changes every later step), which the kinds do not
-    offer yet: None until they do.
-    """
-    return None
+    step (so the replacement changes every later step), between the loss with it zeroed (0) and the clean loss
+    (1), over ``text`` (a trace: its text). None for a kind without hook points."""
+    if not getattr(predictor, "supports_interventions", False):
+        return None
+    ids = predictor.vocab.encode(text.text)
+    units = range(predictor.hook_point_units(key))
+    loss = lambda hooks: -with_interventions(predictor, hooks).predict_log_probs(ids).mean()  # noqa: E731
+    clean = loss({})
+    zero = loss({key: [ZeroAblate(units=units)]})
+    rebuilt = loss({key: [Transform(units=units, function=reconstruct, label="sparse autoencoder")]})
+    return float((zero - rebuilt) / (zero - clean)) if zero != clean else float("nan")
 
 
 @dataclass
@@ -188,10 +193,10 @@ class SAEResult(Result):
                 "method": "metrics on the held-out rows (SAELens's definitions); a latent's AUC is of its activation "
                           "as a detector of an on/off feature (higher inside), r its Pearson correlation with a "
                           "numeric one; the best unit is the key's own unit scored as cells does (max(AUC, 1 - "
-                          "AUC), |r|); loss_recovered is null until the forward pass takes a replaced quantity"}
+                          "AUC), |r|); loss_recovered: the reconstruction spliced into the forward pass at every step"}
 
     def summary(self) -> str:
-        recovered = "n/a (needs a hookable forward pass)" if self.loss_recovered is None else f"{self.loss_recovered:.3f}"
+        recovered = "n/a (the model has no hook points)" if self.loss_recovered is None else f"{self.loss_recovered:.3f}"
         lines = [f"SAE on {self.key}: {self.options.describe()}",
                  f"held out ({self.info['test']['positions']:,} rows of {self.info['test']['source']}): L0 "
                  f"{self.l0:.2f}, variance explained {self.variance_explained:.3f}, dead latents "

@@ -176,6 +176,23 @@ class Patch(Intervention):
         return {"source_sha256": digest, "source_shape": list(self.source.shape)}
 
 
+@dataclass(frozen=True)
+class Transform(Intervention):
+    """Units given ``function`` of their current values ``(batch, units) -> (batch, units)`` (numpy float32), e.g.
+    a sparse autoencoder's reconstruction; ``label`` names the function in the identity."""
+
+    function: object = None
+    label: str = "a function"
+    name: ClassVar[str] = "transform"
+
+    def new_values(self, current: torch.Tensor, position: int) -> torch.Tensor:
+        rebuilt = self.function(current.detach().float().cpu().numpy())
+        return torch.as_tensor(np.asarray(rebuilt, np.float32), device=current.device)
+
+    def parameters(self) -> dict:
+        return {"function": self.label}
+
+
 def describe_hooks(hooks: Hooks) -> list[dict]:
     """Every intervention of ``hooks`` as JSON, with its hook point, in a stable order."""
     return [{"key": key, **intervention.describe()} for key in sorted(hooks) for intervention in hooks[key]]
