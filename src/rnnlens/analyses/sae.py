@@ -155,7 +155,8 @@ def loss_recovered(predictor: Predictor, text, key: str, reconstruct: Callable[[
     clean = loss({})
     zero = loss({key: [ZeroAblate(units=units)]})
     rebuilt = loss({key: [Transform(units=units, function=reconstruct, label="sparse autoencoder")]})
-    return float((zero - rebuilt) / (zero - clean)) if zero != clean else float("nan")
+    # nan where the spliced state diverged (a lossy reconstruction of a recurrent state compounds step by step)
+    return float((zero - rebuilt) / (zero - clean)) if zero != clean and np.isfinite(rebuilt) else float("nan")
 
 
 @dataclass
@@ -187,7 +188,10 @@ class SAEResult(Result):
 
     def to_dict(self) -> dict:
         return {"key": self.key, "latents": self.options.latents, "l0": self.l0,
-                "variance_explained": self.variance_explained, "loss_recovered": self.loss_recovered,
+                "variance_explained": self.variance_explained,
+                "loss_recovered": self.loss_recovered if self.loss_recovered is None
+                or np.isfinite(self.loss_recovered) else None,
+                "loss_recovered_note": self.recovered_words(),
                 "dead_fraction": self.dead_fraction, "features": self.features,
                 "training": {**asdict(self.options), "described": self.options.describe()}, "info": self.info,
                 "method": "metrics on the held-out rows (SAELens's definitions); a latent's AUC is of its activation "
@@ -195,8 +199,17 @@ class SAEResult(Result):
                           "numeric one; the best unit is the key's own unit scored as cells does (max(AUC, 1 - "
                           "AUC), |r|); loss_recovered: the reconstruction spliced into the forward pass at every step"}
 
+    def recovered_words(self) -> str:
+        """The loss recovered, or why there is none."""
+        if self.loss_recovered is None:
+            return "n/a: the model has no hook points"
+        if not np.isfinite(self.loss_recovered):
+            return ("n/a: with the reconstruction spliced in at every step the state diverged (non-finite loss): "
+                    "the reconstruction's error compounds through the recurrence")
+        return f"{self.loss_recovered:.3f}"
+
     def summary(self) -> str:
-        recovered = "n/a (the model has no hook points)" if self.loss_recovered is None else f"{self.loss_recovered:.3f}"
+        recovered = self.recovered_words()
         lines = [f"SAE on {self.key}: {self.options.describe()}",
                  f"held out ({self.info['test']['positions']:,} rows of {self.info['test']['source']}): L0 "
                  f"{self.l0:.2f}, variance explained {self.variance_explained:.3f}, dead latents "
