@@ -43,13 +43,12 @@ def run(args: argparse.Namespace) -> int:
     check_out(args.out, "result")
     predictor = load_predictor(args.model_dir, weights=args.weights, device=args.device)
     text = text_from_args(args, predictor)
-    features = features_from_args(args) if args.features or args.feature_file else {}
-    sets_of = None
+    given = features_from_args(args) if args.features or args.feature_file else {}
+    features, sets_of = given, None
     if args.units == ["auto"]:
         units, tracked = discovered_cells(predictor, text)
         features = {**{name: feature for features_of in tracked.values() for name, feature in features_of.items()},
-                    **features}
-        given = list(features_from_args(args)) if args.features or args.feature_file else []
+                    **given}
         sets_of = {unit: [*tracked[unit], *given] for unit in units}  # each cell on its own features
         described = [f"{key}:{unit} ({', '.join(tracked[(key, unit)])})" for key, unit in units]
         log(f"cells tracking a feature: {'; '.join(described)}")

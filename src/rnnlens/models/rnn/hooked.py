@@ -38,7 +38,7 @@ Watch = Callable[[str, int, torch.Tensor], None]  # (key, step within the chunk,
 
 
 class HookedRNN:
-    """A CharRNN's forward pass with hook points (the weights are the model's, read once, never copied back)."""
+    """A CharRNN's forward pass with hook points (copies of the model's weights, taken once when it is built)."""
 
     def __init__(self, model: CharRNN) -> None:
         self.model = model
@@ -123,7 +123,7 @@ class HookedRNN:
 
 
 def single_layer(rnn: nn.RNNBase, k: int) -> nn.RNNBase:
-    """A single-layer fused module holding layer ``k``'s weights (shared, not copied)."""
+    """A single-layer fused module holding a copy of layer ``k``'s weights."""
     input_size = rnn.input_size if k == 0 else rnn.hidden_size
     kwargs = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
     single = type(rnn)(input_size, rnn.hidden_size, 1, bias=rnn.bias, batch_first=True, **kwargs)
