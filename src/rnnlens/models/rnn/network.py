@@ -115,8 +115,12 @@ class CharRNN(nn.Module):
         ``state`` is the fused module's state (a tensor, or ``(h, c)`` for an
         LSTM), each ``(layers, batch, hidden)``; ``None`` starts from zeros.
         """
-        inputs = F.one_hot(ids, self.config.vocab_size).to(self.decoder.weight.dtype)
-        outputs, state = self.rnn(inputs, state)
+        return self.forward_one_hot(F.one_hot(ids, self.config.vocab_size).to(self.decoder.weight.dtype), state)
+
+    def forward_one_hot(self, one_hot: torch.Tensor, state=None):
+        """``forward`` on float inputs ``(batch, time, vocab)``: one-hot rows, or any mixture of them
+        (attribution differentiates through them and integrates from all zeros)."""
+        outputs, state = self.rnn(one_hot, state)
         return self.decoder(self.dropout(outputs)), state
 
 
