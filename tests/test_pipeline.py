@@ -141,6 +141,28 @@ def test_a_new_default_of_a_command_changes_the_digests_of_its_stages_and_those_
     assert {n for n in before if before[n] != after[n]} == {"table2", "overlap"}
 
 
+def test_a_new_option_that_only_observes_changes_no_digest_but_any_other_new_option_does(text, tmp_path, monkeypatch):
+    from rnnlens.commands.common import add_observation_option
+    from rnnlens.pipeline import plan
+
+    before = digests(tomllib.loads(TINY), text, tmp_path)
+    real = plan.subcommands
+
+    def with_new_train_option(adder):
+        def parsers_of(parser):
+            parsers = real(parser)
+            adder(parsers["train"])
+            return parsers
+        return parsers_of
+
+    # as train --tensorboard was added: the trainings already done stay done
+    monkeypatch.setattr(plan, "subcommands", with_new_train_option(lambda p: add_observation_option(p, "--watch")))
+    assert digests(tomllib.loads(TINY), text, tmp_path) == before
+    monkeypatch.setattr(plan, "subcommands", with_new_train_option(lambda p: p.add_argument("--clip", default=5)))
+    after = digests(tomllib.loads(TINY), text, tmp_path)
+    assert {n for n in before if before[n] != after[n]} == {"lstm1-1.5k", "rnn1-1.5k", "compare", "overlap"}
+
+
 def test_another_corpus_changes_every_digest(text, tmp_path, war_and_peace):
     other = write(tmp_path / "other.txt", war_and_peace[20_000:40_000])
     first, second = digests(tomllib.loads(TINY), text, tmp_path), digests(tomllib.loads(TINY), other, tmp_path)

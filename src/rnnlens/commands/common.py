@@ -77,6 +77,15 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     add_device(parser)
 
 
+def add_observation_option(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> argparse.Action:
+    """An option that changes only what a command shows or logs, never what it computes. It is marked
+    ``observation_only``, so ``reproduce`` leaves it out of the command's signature: adding such an option
+    to a command does not make the pipeline redo that command's earlier work."""
+    action = parser.add_argument(*flags, **kwargs)
+    action.observation_only = True
+    return action
+
+
 def add_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto: a GPU where there is one (default: auto)")
 

@@ -9,8 +9,8 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from rnnlens.checks import COUNT, DROPOUT, POSITIVE
-from rnnlens.commands.common import (Stopwatch, add_corpus_options, add_reporting, corpus_from_args, log,
-                                     show_progress, typed)
+from rnnlens.commands.common import (Stopwatch, add_corpus_options, add_observation_option, add_reporting,
+                                     corpus_from_args, log, show_progress, typed)
 from rnnlens.commands.training_options import add_option_flags
 from rnnlens.errors import RnnlensError
 from rnnlens.models.registry import snapshots
@@ -49,9 +49,9 @@ def register(subparsers) -> None:
                         help="continue the run in --out exactly where it stopped (its recorded corpus and options "
                              "hold; only --epochs may change)")
     parser.add_argument("--out", required=True, help="run directory for checkpoints and metrics")
-    parser.add_argument("--tensorboard", metavar="DIR",
-                        help="also write TensorBoard event files into DIR as training goes (loss, validation loss, "
-                             f"learning rate, throughput, gradient norm; needs {INSTALL})")
+    add_observation_option(parser, "--tensorboard", metavar="DIR",
+                           help="also write TensorBoard event files into DIR as training goes (loss, validation loss, "
+                                f"learning rate, throughput, gradient norm; needs {INSTALL})")
     add_reporting(parser, "print a JSON summary of the run on stdout at the end")
     parser.set_defaults(run=run)
 
