@@ -12,7 +12,8 @@ A kind is a module with the same verbs:
   trained run kept, ``snapshot-000500``: see ``snapshots``);
 - for kinds with internals, ``trace_keys(predictor, full_distribution)``,
   ``trace_gates(predictor)`` and ``compute_trace(predictor, ids, allocate,
-  keys, progress)`` (see ``rnnlens.store.traces``);
+  keys, progress)`` (see ``rnnlens.store.traces``), and optionally ``trace_axes(predictor) -> {key:
+  axis names}`` for keys whose axes are not ``models.trace.default_axes``'s;
 - optionally, for a kind whose model is all in ``config.json``, ``fixed_by(config) -> dict``: the part of
   the config that fixes the model, which its identity's digest covers (see ``identity``).
 

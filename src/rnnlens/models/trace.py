@@ -8,6 +8,12 @@ predicts ``ids[t+1]``, so ``text[t]`` is the character a cell picture colours
 with row ``t``. Each model kind says which quantities it has and which of
 them are gates (``info["gates"]``); analyses ask the trace, never the kind.
 Arrays may be memory-mapped files (``rnnlens.store.traces``).
+
+Every key declares its axes (``Trace.axes``): per-layer quantities are
+``(position, unit)``, ``prob`` is ``(position,)`` and ``distribution`` is
+``(position, character)``, unless the kind declares others (``trace_axes`` in
+its registry module), such as ``(position, key_position)`` for an attention
+pattern. Whatever treats columns as units asks for ``PER_UNIT`` keys.
 """
 
 from __future__ import annotations
@@ -22,7 +28,14 @@ import numpy as np
 
 from rnnlens.errors import RnnlensError
 
-_LAYER_KEY = re.compile(r"layer(\d+)\.(\w+)")
+_LAYER_KEY = re.compile(r"layer(\d+)\.(\w+(?:\.\w+)*)")  # layer2.cell, layer1.head3.pattern
+PER_UNIT = ("position", "unit")
+DEFAULT_AXES = {"prob": ("position",), "distribution": ("position", "character")}
+
+
+def default_axes(key: str) -> tuple[str, ...]:
+    """The axes of ``key`` when its kind declares none: ``(position, unit)`` for a per-layer quantity."""
+    return DEFAULT_AXES.get(key, PER_UNIT)
 
 
 def layer_key(layer: int, quantity: str) -> str:
@@ -40,8 +53,10 @@ class Trace(Mapping):
     """A model's trace over a text: a read-only mapping from key to array.
 
     ``text`` is the traced text (``N`` characters; row ``t`` belongs to
-    ``text[t]``); ``info`` describes the model (``info["model"]``), the text
-    and which keys are gates (``info["gates"]``).
+    ``text[t]``); ``info`` describes the model (``info["model"]``), the text,
+    which keys are gates (``info["gates"]``) and the axes its kind declares
+    (``info["axes"]``: key -> axis names; a trace stored before axes were
+    declared has none, and ``default_axes`` holds for its keys).
     """
 
     def __init__(self, arrays: dict[str, np.ndarray], text: str, info: dict) -> None:
@@ -81,9 +96,23 @@ class Trace(Mapping):
         names = [parse_layer_key(key)[1] for key in self.info.get("gates", [])]
         return list(dict.fromkeys(names))
 
+    def axes(self, key: str) -> tuple[str, ...]:
+        """The names of ``key``'s axes, ``("position", "unit")`` for a per-layer quantity."""
+        self[key]  # an unknown key is refused as by indexing
+        return tuple(self.info.get("axes", {}).get(key) or default_axes(key))
+
+    def unit_keys(self) -> list[str]:
+        """The per-layer keys whose columns are units (axes ``PER_UNIT``), in key order."""
+        return [key for key in self._arrays if parse_layer_key(key) and self.axes(key) == PER_UNIT]
+
     def layer(self, layer: int, quantity: str) -> np.ndarray:
-        """``(positions, units)`` values of ``quantity`` in layer ``layer`` (from 1)."""
-        return self[layer_key(layer, quantity)]
+        """``(positions, units)`` values of ``quantity`` in layer ``layer`` (from 1); refused for a quantity
+        with other axes."""
+        key = layer_key(layer, quantity)
+        if self.axes(key) != PER_UNIT:
+            raise RnnlensError(f"{key} has axes ({', '.join(self.axes(key))}), not (position, unit); "
+                               f"choose one of {', '.join(self.unit_keys())}")
+        return self[key]
 
     @property
     def description(self) -> str:

@@ -13,18 +13,23 @@ from typing import Callable
 from rnnlens.data.texts import Text, text_for
 from rnnlens.errors import RnnlensError
 from rnnlens.models.predictor import Predictor
-from rnnlens.models.trace import Trace, parse_layer_key
-from rnnlens.store.traces import available_keys, compute_trace
+from rnnlens.models.trace import PER_UNIT, Trace, parse_layer_key
+from rnnlens.store.traces import available_keys, compute_trace, key_axes
 
 
 def layer_keys(predictor: Predictor, asked: list[str] | None = None) -> list[str]:
-    """The per-layer trace keys of ``predictor`` that ``asked`` names, in the kind's order (None: all of them).
+    """The per-layer trace keys of ``predictor`` whose columns are units (axes ``PER_UNIT``) that ``asked``
+    names, in the kind's order (None: all of them).
 
     Each name is a key (``layer2.cell``) or a quantity (``cell``: that quantity in every layer).
     """
-    every = [key for key in available_keys(predictor)[0] if parse_layer_key(key)]
+    axes = key_axes(predictor, [key for key in available_keys(predictor)[0] if parse_layer_key(key)])
+    every = [key for key, names in axes.items() if tuple(names) == PER_UNIT]
     if asked is None:
         return every
+    other = [f"{key} has axes ({', '.join(names)})" for key, names in axes.items() if key in asked and key not in every]
+    if other:
+        raise RnnlensError(f"{'; '.join(other)}, not (position, unit); choose among {', '.join(every)}")
     unknown = [name for name in asked if not any(name in (key, parse_layer_key(key)[1]) for key in every)]
     if unknown:
         raise RnnlensError(f"{predictor.description} has no {', '.join(unknown)}; its keys are {', '.join(every)} "

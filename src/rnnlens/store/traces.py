@@ -4,7 +4,7 @@ Layout of a trace directory::
 
     manifest.json   {"format": "rnnlens-trace", "version": 2,
                      "keys": {KEY: {"file": "KEY.npy", "shape": [...], "dtype": "float32"}},
-                     "gates": [KEY, ...], "model": {kind, run_dir, weights, sha256},
+                     "gates": [KEY, ...], "axes": {KEY: [AXIS, ...]}, "model": {kind, run_dir, weights, sha256},
                      "model_description": "...", "text": {source, ids_sha256, chars}, "positions": N-1}
     KEY.npy         one array per key (see ``rnnlens.models.trace`` for keys and alignment)
     text.txt        the traced text (N characters; row t belongs to character t)
@@ -45,7 +45,7 @@ from rnnlens.data.texts import Text, text_for
 from rnnlens.errors import RnnlensError
 from rnnlens.models import registry
 from rnnlens.models.predictor import Predictor
-from rnnlens.models.trace import Trace, gate_keys, plain_page_array
+from rnnlens.models.trace import Trace, default_axes, gate_keys, plain_page_array
 from rnnlens.store import atomic
 from rnnlens.store.outputs import replace_directory
 
@@ -77,9 +77,15 @@ def available_keys(predictor: Predictor, full_distribution: bool = False) -> tup
     return kind.trace_keys(predictor, full_distribution), kind.trace_gates(predictor)
 
 
+def key_axes(predictor: Predictor, keys: list[str]) -> dict[str, list[str]]:
+    """The axis names of each of ``keys``: as the kind declares them (``trace_axes``), or ``default_axes``."""
+    declared = getattr(_traceable(predictor), "trace_axes", lambda _: {})(predictor)
+    return {key: list(declared.get(key) or default_axes(key)) for key in keys}
+
+
 def _info(predictor: Predictor, text: Text, keys: list[str], gates: list[str]) -> dict:
     return {"model": predictor.identity, "model_description": predictor.description, "text": text.identity(),
-            "gates": gate_keys(keys, gates)}
+            "gates": gate_keys(keys, gates), "axes": key_axes(predictor, keys)}
 
 
 def _wanted(predictor: Predictor, keys: set[str] | None, full_distribution: bool) -> set[str]:
