@@ -17,11 +17,13 @@ import pytest
 
 import test_conformance
 import toy_unigram
-from rnnlens.analyses.baseline_table import BaselineJob, build_table
+from rnnlens.analyses.baseline_table import build_table
 from rnnlens.cli import main
 from rnnlens.data.corpus import load_corpus
+from rnnlens.data.texts import Text
 from rnnlens.errors import RnnlensError
 from rnnlens.models import registry
+from rnnlens.models.baselines import BaselineJob, fit_baselines
 
 
 @pytest.fixture
@@ -74,7 +76,9 @@ def test_evaluate_scores_the_new_kind(unigram_kind, corpus, tmp_path, capsys):
 def test_baseline_table_has_a_row_for_the_new_kind(unigram_kind, corpus, tmp_path, capsys):
     out = tmp_path / "table"
     jobs = [BaselineJob("unigram", {}, 0, "unigram"), BaselineJob("ngram", {"order": 2}, 1, "ngram-order2")]
-    table = build_table(corpus, out, jobs=jobs, log=lambda line: None)
+    test = Text(corpus.split_ids("test"), "test split")
+    table = build_table(corpus.name, "test", test, fit_baselines(corpus, out, jobs, log=lambda line: None),
+                        log=lambda line: None)
     assert table.families() == ["unigram", "n-gram"]
     unigram, bigram = table.lookup("unigram", 0), table.lookup("n-gram", 1)
     assert unigram.run_dir == str(out / "unigram")
@@ -92,7 +96,7 @@ def test_baseline_table_has_a_row_for_the_new_kind(unigram_kind, corpus, tmp_pat
     assert float(rows[0]["nats"]) == unigram.nats
     # a second build reuses both run directories
     lines = []
-    again = build_table(corpus, out, jobs=jobs, log=lines.append)
+    again = build_table(corpus.name, "test", test, fit_baselines(corpus, out, jobs, log=lines.append), lines.append)
     assert sum("reusing" in line for line in lines) == 2
     assert again.lookup("unigram", 0).nats == unigram.nats
 

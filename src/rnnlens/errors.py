@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 
+def typed(value) -> str:
+    """A value as a user types it on the command line, for messages: ``0.002``, ``5``, ``128 256``."""
+    if isinstance(value, (list, tuple)):
+        return " ".join(typed(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
 class RnnlensError(Exception):
     """A problem the user can fix: the message says what is wrong and what to do.
 

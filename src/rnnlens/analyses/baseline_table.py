@@ -2,11 +2,9 @@
 
 Row ``n`` holds the modified Kneser-Ney model of order ``n+1`` (``n``
 characters of context; the paper's "20-gram" is order 21) and the n-NN on the
-last ``n`` characters. Each model is a ``BaselineJob``: a registered kind, a
-spec and a directory name that says what made it (``ngram-order5/``,
-``nnn-n3/``); the table fits the missing ones through the registry, reuses
-the rest, and scores each through its cached predictions. Any kind can have
-rows: the family column is the kind's ``LABEL``.
+last ``n`` characters. The models are fitted (or reused) by
+``rnnlens.models.baselines``; the table scores each through its cached
+predictions. Any kind can have rows: the family column is the kind's ``LABEL``.
 
 Each row keeps its loss's interval (bootstrap over positions in blocks), and
 for every ``n`` with two or more families the table keeps the paired
@@ -17,28 +15,22 @@ interval of each two families' loss difference on the same positions
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
 from rnnlens.analyses.evaluation import Evaluation
 from rnnlens.analyses.intervals import RESAMPLES, Interval, difference_interval, mean_interval
 from rnnlens.analyses.result import Result
-from rnnlens.data.corpus import Corpus
 from rnnlens.data.texts import Text
 from rnnlens.errors import RnnlensError
 from rnnlens.models import registry
+from rnnlens.models.baselines import FittedBaseline
 from rnnlens.render.figures import new_figure, save_figure
 from rnnlens.store.atomic import write_csv
 from rnnlens.store.predictions import predictions_for
-from rnnlens.store.runs import CONFIG_FILE, read_config
-
-NGRAM_CONTEXTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 20)
-NNN_CONTEXTS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
-
 
 @dataclass(frozen=True)
 class BaselineRow:
@@ -64,23 +56,6 @@ class BaselineRow:
         loss = Evaluation.from_log_probs(log_probs)
         return cls(family, context, run_dir, loss.nats, loss.std, loss.chars, detail,
                    mean_interval(-np.asarray(log_probs, dtype=np.float64), resamples=resamples))
-
-
-@dataclass(frozen=True)
-class BaselineJob:
-    """One model of the table: its kind, spec, characters of context and directory name."""
-
-    kind: str
-    spec: dict
-    context: int
-    name: str
-
-
-def paper_jobs(ngram_contexts: Sequence[int] = NGRAM_CONTEXTS, nnn_contexts: Sequence[int] = NNN_CONTEXTS,
-               nnn_spec: dict | None = None) -> list[BaselineJob]:
-    """The paper's rows: an order-(n+1) n-gram per n of ``ngram_contexts``, an n-NN per n of ``nnn_contexts``."""
-    jobs = [BaselineJob("ngram", {"order": n + 1}, n, f"ngram-order{n + 1}") for n in ngram_contexts]
-    return jobs + [BaselineJob("nnn", {**(nnn_spec or {}), "context": n}, n, f"nnn-n{n}") for n in nnn_contexts]
 
 
 @dataclass
@@ -149,43 +124,21 @@ def loss_differences(losses: Mapping[tuple[str, int], np.ndarray], resamples: in
             for k, (a, n) in enumerate(keys) for b, m in keys[k + 1:] if m == n]
 
 
-def finished_baseline(run_dir: Path, kind: str, corpus: Corpus) -> bool:
-    """Whether ``run_dir`` already holds a finished model of ``kind`` fitted on ``corpus``."""
-    if not (run_dir / CONFIG_FILE).is_file():
-        return False
-    config = read_config(run_dir)
-    if config.get("kind") != kind or config["corpus"]["sha256"] != corpus.sha256 \
-            or list(config["corpus"].get("fractions", [])) != list(corpus.fractions):
-        raise RnnlensError(f"{run_dir} holds a {config.get('kind')} model of another corpus or split; "
-                           "remove it or choose another output directory")
-    return True
-
-
-def build_table(corpus: Corpus, out_dir: str | os.PathLike, jobs: Sequence[BaselineJob] | None = None,
-                split: str = "test", show_progress: bool = False,
+def build_table(corpus_name: str, split: str, text: Text, fitted: Iterable[FittedBaseline],
                 log: Callable[[str], None] = print) -> BaselineTable:
-    """Fit or reuse every model of ``jobs`` (default ``paper_jobs()``) under ``out_dir`` and score it on ``split``."""
-    jobs = paper_jobs() if jobs is None else list(jobs)
-    if not jobs:
-        raise RnnlensError("the table has no rows: ask for at least one model")
-    out_dir = Path(out_dir)
-    text = Text(corpus.split_ids(split), f"{corpus.name} {split} split")
-    table = BaselineTable(corpus.name, split)
+    """Score every fitted model of ``fitted`` on ``text`` (the corpus's ``split``) into the table, in order."""
+    table = BaselineTable(corpus_name, split)
     losses: dict[tuple[str, int], np.ndarray] = {}
-    for job in jobs:
-        run_dir = out_dir / job.name
-        if finished_baseline(run_dir, job.kind, corpus):
-            log(f"{run_dir}: reusing")
-            predictor = registry.load_predictor(run_dir)
-        else:
-            predictor = registry.fit(job.kind, job.spec, corpus, run_dir, log=log, show_progress=show_progress)
-            log(f"{run_dir}: fitted")
-        predictions = predictions_for(predictor, text)
-        label = registry.kind(job.kind).LABEL
-        row = BaselineRow.scored(label, job.context, str(run_dir), predictor.description, predictions.log_probs)
-        log(f"  {job.context} characters, {label} ({predictor.description}): "
+    for model in fitted:
+        predictions = predictions_for(model.predictor, text)
+        label = registry.kind(model.job.kind).LABEL
+        row = BaselineRow.scored(label, model.job.context, str(model.run_dir), model.predictor.description,
+                                 predictions.log_probs)
+        log(f"  {model.job.context} characters, {label} ({model.predictor.description}): "
             f"{row.interval.words(digits=4, signed=False, unit=' nats/char', cases='characters')}")
         table.rows.append(row)
-        losses[(label, job.context)] = -np.asarray(predictions.log_probs, dtype=np.float64)
+        losses[(label, model.job.context)] = -np.asarray(predictions.log_probs, dtype=np.float64)
+    if not table.rows:
+        raise RnnlensError("the table has no rows: ask for at least one model")
     table.differences = loss_differences(losses)
     return table

@@ -8,6 +8,7 @@ from typing import Mapping
 import numpy as np
 
 from rnnlens.errors import RnnlensError
+from rnnlens.models.predictor import Predictor
 from rnnlens.store.predictions import Predictions
 
 
@@ -35,3 +36,17 @@ def true_probabilities(predictions: Mapping[str, Predictions], at_least: int = 1
     """
     text = common_text(predictions, at_least)
     return text, np.exp(np.stack([np.asarray(p.log_probs, np.float64) for p in predictions.values()]))
+
+
+def check_same_corpus(predictors: dict[str, Predictor]) -> None:
+    """Refuse models of different corpora or vocabularies: their predictions of one text would not compare."""
+    (first_name, first), *rest = predictors.items()
+    for name, other in rest:
+        if other.vocab.chars != first.vocab.chars:
+            raise RnnlensError(f"{name} knows {len(other.vocab)} characters and {first_name} {len(first.vocab)}: "
+                               "compare models trained on one corpus (the same vocabulary)")
+        if other.corpus_spec.get("sha256") != first.corpus_spec.get("sha256") \
+                or other.corpus_spec.get("fractions") != first.corpus_spec.get("fractions"):
+            raise RnnlensError(f"{name} was trained on {other.corpus_spec.get('name')} and {first_name} on "
+                               f"{first.corpus_spec.get('name')} (another text or split): compare models of one "
+                               "corpus and split")

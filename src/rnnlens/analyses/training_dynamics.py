@@ -203,3 +203,17 @@ def training_dynamics(snapshots: Iterable[tuple[dict, Predictions]], against: Ma
         raise RnnlensError(f"{run or 'the run'} kept no snapshots to compare")
     references = [{"name": name, "n": contexts.get(name), "loss": reference_loss[name]} for name in against]
     return TrainingDynamics(rows, references, text, run)
+
+
+def context_length(predictor) -> int | None:
+    """How many characters the model sees (an n-NN's or n-gram's n), or None for one that sees them all."""
+    return getattr(predictor, "context_length", None)
+
+
+def names_by_context(references: list) -> list[str] | None:
+    """The references' n as their names (the JSON's ``kl``/``loss_diff`` keys: ``{"1": ..., "2": ...}``) when each
+    has a different one, else None (directory names)."""
+    contexts = [context_length(p) for p in references]
+    if None in contexts or len(set(contexts)) < len(contexts):
+        return None
+    return [str(n) for n in contexts]

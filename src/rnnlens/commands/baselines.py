@@ -7,13 +7,15 @@ import json
 import re
 from pathlib import Path
 
-from rnnlens.analyses.baseline_table import NGRAM_CONTEXTS, NNN_CONTEXTS, build_table, paper_jobs
+from rnnlens.analyses.baseline_table import build_table
 from rnnlens.checks import COUNT
 from rnnlens.commands.common import Stopwatch, add_corpus_options, add_reporting, check_out, check_scorable, \
-    continued_by_rerunning, corpus_from_args, log, show_progress, typed
+    continued_by_rerunning, corpus_from_args, log, show_progress
 from rnnlens.commands.training_options import add_training_options, check_record_agrees, nnn_spec, recorded_run
 from rnnlens.data.corpus import SPLITS
-from rnnlens.errors import RnnlensError
+from rnnlens.data.texts import Text
+from rnnlens.errors import RnnlensError, typed
+from rnnlens.models.baselines import NGRAM_CONTEXTS, NNN_CONTEXTS, fit_baselines, paper_jobs
 from rnnlens.models.nnn import check_same_training, nnn_options
 from rnnlens.store.outputs import holdings
 
@@ -79,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
                    len(corpus.split_ids(args.split)))
     check_reused_rows(args, corpus, jobs)
     with continued_by_rerunning("baselines"):
-        table = build_table(corpus, args.out, jobs, args.split, show_progress=show_progress(args), log=log)
+        fitted = fit_baselines(corpus, args.out, jobs, show_progress(args), log)
+        text = Text(corpus.split_ids(args.split), f"{corpus.name} {args.split} split")
+        table = build_table(corpus.name, args.split, text, fitted, log)
     paths = table.save(Path(args.out) / "table2")
     print(json.dumps(table.to_dict()) if args.json else table.summary())
     log(f"wrote {', '.join(map(str, paths))}; took {clock}")

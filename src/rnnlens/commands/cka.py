@@ -13,10 +13,11 @@ import argparse
 import os
 
 from rnnlens.analyses.cka import compare_representations
+from rnnlens.analyses.model_set import check_same_corpus
 from rnnlens.checks import Range
 from rnnlens.commands.analysis import add_result_options, report
 from rnnlens.commands.common import Stopwatch, check_out, log, show_progress
-from rnnlens.commands.models import add_models_and_text, check_same_corpus, model_names
+from rnnlens.commands.models import add_models_and_text, model_names
 from rnnlens.errors import RnnlensError
 from rnnlens.models.registry import load_predictor, snapshots
 from rnnlens.store.trace_windows import layer_keys, window_text, window_trace

@@ -103,15 +103,6 @@ def show_progress(args: argparse.Namespace) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
 
-def typed(value) -> str:
-    """A value as a user types it on the command line: ``0.002``, ``5``, ``128 256``."""
-    if isinstance(value, (list, tuple)):
-        return " ".join(typed(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 def check_out(path: str, holds: str) -> None:
     """Refuse an output directory before any work (see ``store.outputs``)."""
     check_replaceable(path, holds)

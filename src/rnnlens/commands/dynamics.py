@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Iterator
 
-from rnnlens.analyses.training_dynamics import training_dynamics
+from rnnlens.analyses.model_set import check_same_corpus
+from rnnlens.analyses.training_dynamics import context_length, names_by_context, training_dynamics
 from rnnlens.checks import Range
 from rnnlens.commands.analysis import add_result_options, report
 from rnnlens.commands.common import (Stopwatch, add_device, add_text_source, check_out, log,
                                      text_from_args)
-from rnnlens.commands.models import check_same_corpus, model_names
-from rnnlens.data.texts import Text
+from rnnlens.commands.models import model_names
+from rnnlens.data.texts import first_chars
 from rnnlens.errors import RnnlensError
 from rnnlens.models.registry import load_predictor, snapshots
-from rnnlens.store.predictions import Predictions, predictions_for
+from rnnlens.store.predictions import predictions_for, snapshot_predictions
 
 LIMIT = 20_000  # characters: a few seconds per snapshot on a CPU; the paper used the whole test set
 TEXT_CHARS = Range(2, integer=True)  # a text to predict has at least two characters
@@ -45,38 +45,6 @@ def register(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def context_length(predictor) -> int | None:
-    """How many characters the model sees (an n-NN's or n-gram's n), or None for one that sees them all."""
-    return getattr(predictor, "context_length", None)
-
-
-def names_by_context(references: list) -> list[str] | None:
-    """The references' n as their names (the JSON's ``kl``/``loss_diff`` keys: ``{"1": ..., "2": ...}``) when each
-    has a different one, else None (directory names)."""
-    contexts = [context_length(p) for p in references]
-    if None in contexts or len(set(contexts)) < len(contexts):
-        return None
-    return [str(n) for n in contexts]
-
-
-def first_chars(text: Text, limit: int) -> Text:
-    """The first ``limit`` characters of ``text`` (all of it when shorter), its source saying so."""
-    if len(text.ids) <= limit:
-        return text
-    return Text(text.ids[:limit], f"{text.source}, first {limit:,} characters")
-
-
-def snapshot_predictions(run_dir: str, kept: list[dict], text: Text, device: str,
-                         quiet: bool = False) -> Iterator[tuple[dict, Predictions]]:
-    """Each snapshot with its predictions of ``text`` (not cached: each is read once), loaded one at a time;
-    a line per snapshot unless ``quiet``."""
-    for i, snapshot in enumerate(kept, 1):
-        predictor = load_predictor(run_dir, weights=snapshot["weights"], device=device)
-        yield snapshot, predictions_for(predictor, text, distributions=True, keep=False)  # each is read once
-        if not quiet:
-            log(f"snapshot {i}/{len(kept)}: batch {snapshot['batch']}, epoch {snapshot['epoch']:.2f}")
-
-
 def run(args: argparse.Namespace) -> int:
     clock = Stopwatch()
     check_out(args.out, "result")
@@ -94,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         f"against {', '.join(names)} on {text.source} ({len(text.ids):,} characters)")
     against = {name: predictions_for(p, text, distributions=True) for name, p in references.items()}
     contexts = {name: context_length(p) for name, p in references.items()}
-    trained = snapshot_predictions(args.run_dir, kept, text, args.device, args.quiet)
+    trained = snapshot_predictions(args.run_dir, kept, text, args.device, (lambda _: None) if args.quiet else log)
     result = training_dynamics(trained, against, contexts, run=os.path.basename(os.path.normpath(args.run_dir)))
     report(result, args, clock)
     return 0

@@ -6,6 +6,7 @@ import argparse
 import os
 from typing import NamedTuple
 
+from rnnlens.analyses.model_set import check_same_corpus
 from rnnlens.commands.common import add_model_options, add_text_source, text_from_args
 from rnnlens.data.texts import Text
 from rnnlens.errors import RnnlensError
@@ -44,20 +45,6 @@ def model_names(model_dirs: list[str], names: list[str] | None) -> list[str]:
     if repeated:
         raise RnnlensError(f"two models are both named {repeated[0]!r}", "give distinct names", option="names")
     return names
-
-
-def check_same_corpus(predictors: dict[str, Predictor]) -> None:
-    """Refuse models of different corpora or vocabularies: their predictions of one text would not compare."""
-    (first_name, first), *rest = predictors.items()
-    for name, other in rest:
-        if other.vocab.chars != first.vocab.chars:
-            raise RnnlensError(f"{name} knows {len(other.vocab)} characters and {first_name} {len(first.vocab)}: "
-                               "compare models trained on one corpus (the same vocabulary)")
-        if other.corpus_spec.get("sha256") != first.corpus_spec.get("sha256") \
-                or other.corpus_spec.get("fractions") != first.corpus_spec.get("fractions"):
-            raise RnnlensError(f"{name} was trained on {other.corpus_spec.get('name')} and {first_name} on "
-                               f"{first.corpus_spec.get('name')} (another text or split): compare models of one "
-                               "corpus and split")
 
 
 def models_from_args(args: argparse.Namespace, distributions: bool = False) -> Models:

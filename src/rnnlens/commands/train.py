@@ -10,9 +10,9 @@ from pathlib import Path
 
 from rnnlens.checks import COUNT, DROPOUT, POSITIVE
 from rnnlens.commands.common import (Stopwatch, add_corpus_options, add_observation_option, add_reporting,
-                                     corpus_from_args, log, show_progress, typed)
+                                     corpus_from_args, log, show_progress)
 from rnnlens.commands.training_options import add_option_flags
-from rnnlens.errors import RnnlensError
+from rnnlens.errors import RnnlensError, typed
 from rnnlens.models.registry import snapshots
 from rnnlens.models.rnn.fit import TrainOptions, recorded_options, resume_run, start_run
 from rnnlens.models.rnn.kind import model_config

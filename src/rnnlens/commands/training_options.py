@@ -7,9 +7,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from rnnlens.checks import COUNT
-from rnnlens.commands.common import typed
 from rnnlens.data.corpus import Corpus
-from rnnlens.errors import RnnlensError
+from rnnlens.errors import RnnlensError, typed
 from rnnlens.models.nnn import HIDDEN_GRID, NNNOptions
 from rnnlens.store.runs import read_config
 from rnnlens.training.loop import CHOICES, RANGES, option_agrees

@@ -43,3 +43,10 @@ def text_for(vocab: Vocabulary, corpus_spec: dict, split: str | None = None, fil
         raise RnnlensError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     corpus = load_corpus_spec(corpus_spec, data_dir)
     return Text(corpus.split_ids(split), f"{corpus.name} {split} split")
+
+
+def first_chars(text: Text, limit: int) -> Text:
+    """The first ``limit`` characters of ``text`` (all of it when shorter), its source saying so."""
+    if len(text.ids) <= limit:
+        return text
+    return Text(text.ids[:limit], f"{text.source}, first {limit:,} characters")

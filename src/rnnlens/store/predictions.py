@@ -16,11 +16,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 
 from rnnlens.data.texts import Text
 from rnnlens.errors import RnnlensError
+from rnnlens.models import registry
 from rnnlens.models.interventions import described_digest
 from rnnlens.models.predictor import Predictor
 from rnnlens.store import atomic
@@ -108,3 +110,13 @@ def predictions_for(predictor: Predictor, text: Text, distributions: bool = Fals
         except OSError:
             pass  # a read-only run directory: the predictions are still right, only not kept
     return fresh
+
+
+def snapshot_predictions(run_dir: str | os.PathLike, kept: list[dict], text: Text, device: str = "cpu",
+                         log: Callable[[str], None] = lambda _: None) -> Iterator[tuple[dict, Predictions]]:
+    """Each snapshot of ``kept`` (``registry.snapshots(run_dir)``) with its predictions of ``text``, loaded
+    one at a time and not cached (each is read once); a ``log`` line per snapshot."""
+    for i, snapshot in enumerate(kept, 1):
+        predictor = registry.load_predictor(run_dir, weights=snapshot["weights"], device=device)
+        yield snapshot, predictions_for(predictor, text, distributions=True, keep=False)  # each is read once
+        log(f"snapshot {i}/{len(kept)}: batch {snapshot['batch']}, epoch {snapshot['epoch']:.2f}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from rnnlens.data.texts import Text, text_for
+from rnnlens.data.texts import Text, first_chars, text_for
 from rnnlens.errors import RnnlensError
 from rnnlens.models.predictor import Predictor
 from rnnlens.models.trace import PER_UNIT, Trace, parse_layer_key
@@ -44,9 +44,7 @@ def window_text(predictor: Predictor, split: str | None, file: str | None, limit
                     data_dir=data_dir)
     if len(text.ids) < 3:
         raise RnnlensError(f"{text.source} has {len(text.ids)} characters; give a text of at least 3")
-    if limit is None or len(text.ids) <= limit:
-        return text
-    return Text(text.ids[:limit], f"{text.source}, first {limit:,} characters")
+    return text if limit is None else first_chars(text, limit)
 
 
 def window_trace(predictor: Predictor, text: Text, keys: list[str], progress: bool = False,
