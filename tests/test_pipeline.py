@@ -142,7 +142,7 @@ def test_a_new_default_of_a_command_changes_the_digests_of_its_stages_and_those_
 
 
 def test_a_new_option_that_only_observes_changes_no_digest_but_any_other_new_option_does(text, tmp_path, monkeypatch):
-    from rnnlens.commands.common import add_observation_option
+    from rnnlens.commands.common import add_unsigned_option
     from rnnlens.pipeline import plan
 
     before = digests(tomllib.loads(TINY), text, tmp_path)
@@ -156,7 +156,7 @@ def test_a_new_option_that_only_observes_changes_no_digest_but_any_other_new_opt
         return parsers_of
 
     # as train --tensorboard was added: the trainings already done stay done
-    monkeypatch.setattr(plan, "subcommands", with_new_train_option(lambda p: add_observation_option(p, "--watch")))
+    monkeypatch.setattr(plan, "subcommands", with_new_train_option(lambda p: add_unsigned_option(p, "--watch")))
     assert digests(tomllib.loads(TINY), text, tmp_path) == before
     monkeypatch.setattr(plan, "subcommands", with_new_train_option(lambda p: p.add_argument("--clip", default=5)))
     after = digests(tomllib.loads(TINY), text, tmp_path)

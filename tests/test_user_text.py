@@ -71,7 +71,7 @@ def test_a_new_run_with_few_updates_an_epoch_is_warned_with_the_quick_presets_co
 
 
 def test_the_warning_names_the_quick_presets_batches_only_where_they_give_more_and_stops_at_500():
-    from rnnlens.commands.train import warn_few_updates
+    from rnnlens.models.rnn.trainable import warn_few_updates
     from rnnlens.models.rnn.fit import TrainOptions
 
     with pytest.warns(UserWarning, match=r"only 104 updates .* give 1,300$"):

@@ -77,12 +77,14 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     add_device(parser)
 
 
-def add_observation_option(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> argparse.Action:
-    """An option that changes only what a command shows or logs, never what it computes. It is marked
-    ``observation_only``, so ``reproduce`` leaves it out of the command's signature: adding such an option
-    to a command does not make the pipeline redo that command's earlier work."""
+def add_unsigned_option(parser, *flags: str, **kwargs) -> argparse.Action:
+    """An option whose absence leaves what the command computes as it was before the option existed: one that
+    only shows or logs (``train --tensorboard``), or one that only another kind of run takes (``train
+    --kind``, and the other kinds' options). It is marked ``outside_signature``, so ``reproduce`` leaves it
+    out of the command's signature, and adding it does not make the pipeline redo earlier work (where it is
+    given, the stage's argv holds it). ``parser`` may be an argument group."""
     action = parser.add_argument(*flags, **kwargs)
-    action.observation_only = True
+    action.outside_signature = True
     return action
 
 

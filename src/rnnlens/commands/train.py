@@ -1,155 +1,157 @@
-"""``rnnlens train``: train an RNN, LSTM or GRU with the paper's protocol."""
+"""``rnnlens train``: train a model of any trainable kind (an RNN, LSTM or GRU unless --kind says another).
+
+Each kind declares its own options (``TRAIN_OPTIONS`` and ``LOOP_OPTIONS`` in
+its registry module); they are listed under ``--kind NAME`` in the help, and a
+run refuses another kind's options.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import warnings
 from dataclasses import asdict, fields
+from functools import partial
 from pathlib import Path
+from types import ModuleType
 
-from rnnlens.checks import COUNT, DROPOUT, POSITIVE
-from rnnlens.commands.common import (Stopwatch, add_corpus_options, add_observation_option, add_reporting,
+from rnnlens.commands.common import (Stopwatch, add_corpus_options, add_reporting, add_unsigned_option,
                                      corpus_from_args, log, show_progress)
 from rnnlens.commands.training_options import add_option_flags
 from rnnlens.errors import RnnlensError, typed
-from rnnlens.models.registry import snapshots
-from rnnlens.models.rnn.fit import TrainOptions, recorded_options, resume_run, start_run
-from rnnlens.models.rnn.kind import model_config
-from rnnlens.models.rnn.network import MODEL_TYPES, count_parameters
+from rnnlens.models import registry
+from rnnlens.models.kind_options import missing_options
 from rnnlens.store.outputs import check_model_dir
+from rnnlens.store.runs import read_config
 from rnnlens.training.loop import LAST, Interrupted, option_agrees
 from rnnlens.training.tensorboard import INSTALL, TensorBoardObserver, summary_writer_class
 
-MODEL_FLAGS = {"model": "model_type", "layers": "num_layers", "hidden": "hidden_size", "dropout": "dropout"}
-
-
-FEW_UPDATES = 500  # updates an epoch below which a new run is warned that it will learn little per epoch
-QUICK_BATCH = (16, 50)  # the quick preset's streams x steps, suggested for small corpora
-EPILOG = (f"Batches are the paper's 100 streams x 100 steps by default (--batch-size, --seq-length); "
-          f"reproduce's quick preset trains with {QUICK_BATCH[0]} x {QUICK_BATCH[1]}. An epoch has one update per "
-          f"batch: 1.3 MB of text (80% for training) gives 104 updates an epoch with the defaults and 1,300 with "
-          f"{QUICK_BATCH[0]} x {QUICK_BATCH[1]}; a new run with fewer than {FEW_UPDATES} an epoch is warned.")
+DEFAULT_KIND = "rnn"  # what a run without --kind trains, as before kinds were chosen
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="train a character-level RNN/LSTM/GRU", description=__doc__,
-                                   epilog=EPILOG)
+    kinds = registry.trainable_kinds()
+    parser = subparsers.add_parser("train", help="train a character-level model: RNN/LSTM/GRU, or --kind ...",
+                                   description=__doc__,
+                                   epilog=" ".join(registry.kind(name).TRAIN_HELP for name in kinds))
     add_corpus_options(parser, required=False)
-    parser.add_argument("--model", choices=MODEL_TYPES, help="recurrent cell type")
-    parser.add_argument("--layers", type=COUNT.argparse_type(), help="number of recurrent layers")
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--hidden", type=COUNT.argparse_type(), help="hidden units per layer")
-    size.add_argument("--params", type=POSITIVE.argparse_type(),
-                      help="parameter budget: the hidden size is solved to come closest")
-    parser.add_argument("--dropout", type=DROPOUT.argparse_type(), default=None,
-                        help="dropout between layers and before the softmax (default: 0)")
-    add_option_flags(parser, TrainOptions, TrainOptions(device="auto"))
+    add_unsigned_option(parser, "--kind", choices=kinds,
+                        help=f"the kind of model to train (without it: {DEFAULT_KIND}); its options are listed "
+                             "under its name below")
+    add_kind_flags(parser, kinds)
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out exactly where it stopped (its recorded corpus and options "
                              "hold; only --epochs may change)")
     parser.add_argument("--out", required=True, help="run directory for checkpoints and metrics")
-    add_observation_option(parser, "--tensorboard", metavar="DIR",
-                           help="also write TensorBoard event files into DIR as training goes (loss, validation loss, "
-                                f"learning rate, throughput, gradient norm; needs {INSTALL})")
+    add_unsigned_option(parser, "--tensorboard", metavar="DIR",
+                        help="also write TensorBoard event files into DIR as training goes (loss, validation loss, "
+                             f"learning rate, throughput, gradient norm; needs {INSTALL})")
     add_reporting(parser, "print a JSON summary of the run on stdout at the end")
     parser.set_defaults(run=run)
 
 
-def given_options(args: argparse.Namespace) -> dict:
-    return {f.name: getattr(args, f.name) for f in fields(TrainOptions) if getattr(args, f.name) is not None}
+def add_kind_flags(parser: argparse.ArgumentParser, kinds: list[str]) -> None:
+    """Each kind's options as flags, in a group per kind; a flag that an earlier kind already has is shared.
+    Only the default kind's flags enter the command's signature: the others cannot change a run without
+    --kind, which refuses them."""
+    seen: set[str] = set()
+    for name in kinds:
+        module = registry.kind(name)
+        group = parser.add_argument_group(f"--kind {name}")
+        signed = name == DEFAULT_KIND
+        alternatives: dict[str, argparse._MutuallyExclusiveGroup] = {}
+        for option in module.TRAIN_OPTIONS:
+            if option.dest in seen:
+                continue
+            if option.one_of and option.one_of not in alternatives:
+                alternatives[option.one_of] = group.add_mutually_exclusive_group()
+            target = alternatives[option.one_of] if option.one_of else group
+            add = target.add_argument if signed else partial(add_unsigned_option, target)
+            add(option.flag, type=option.type, choices=option.choices, default=None, help=option.help)
+            seen.add(option.dest)
+        add = None if signed else partial(add_unsigned_option, group)
+        defaults = module.LOOP_OPTIONS(device="auto")
+        seen.update(add_option_flags(group, module.LOOP_OPTIONS, defaults, skip=seen, add=add))
 
 
-def check_resume_agrees(args: argparse.Namespace) -> dict:
-    """An option given on --resume that contradicts the run's record is an error naming both values;
-    returns the run's config."""
-    if not (Path(args.out) / LAST).exists():
-        raise RnnlensError(f"{args.out}: nothing to resume (no {LAST}); start the run without --resume")
-    config, options = recorded_options(args.out)
-    recorded = {**asdict(options), **config["model"]}
-    given = {**given_options(args), **{MODEL_FLAGS[k]: getattr(args, k) for k in MODEL_FLAGS
-                                       if getattr(args, k) is not None}}
-    for name, value in given.items():
+def kind_flags(module: ModuleType) -> set[str]:
+    """The parsed attributes a kind takes: its model options' and its loop options'."""
+    return {o.dest for o in module.TRAIN_OPTIONS} | {f.name for f in fields(module.LOOP_OPTIONS)}
+
+
+def refuse_other_kinds_options(args: argparse.Namespace, name: str) -> None:
+    """An option given that only other kinds take is an error naming the kinds that take it."""
+    mine = kind_flags(registry.kind(name))
+    for other in registry.trainable_kinds():
+        for dest in sorted(kind_flags(registry.kind(other)) - mine):
+            if getattr(args, dest, None) is not None:
+                raise RnnlensError(f"--{dest.replace('_', '-')} is an option of --kind {other}, not of --kind "
+                                   f"{name}; leave it out")
+
+
+def given_options(args: argparse.Namespace, module: ModuleType) -> dict:
+    """The kind's loop options given on the command line."""
+    return {f.name: getattr(args, f.name) for f in fields(module.LOOP_OPTIONS) if getattr(args, f.name) is not None}
+
+
+def given_spec(args: argparse.Namespace, module: ModuleType) -> dict:
+    """The kind's model options given on the command line, by spec key."""
+    return {o.key: getattr(args, o.dest) for o in module.TRAIN_OPTIONS if getattr(args, o.dest) is not None}
+
+
+def check_resume_agrees(args: argparse.Namespace, module: ModuleType, config: dict) -> None:
+    """An option given on --resume that contradicts the run's record is an error naming both values."""
+    recorded = {**asdict(module.LOOP_OPTIONS.from_dict(config["training"])), **config["model"]}
+    flags = {o.key: o.flag for o in module.TRAIN_OPTIONS}
+    for option in module.TRAIN_OPTIONS:
+        if option.new_runs_only and getattr(args, option.dest) is not None:
+            raise RnnlensError(f"{option.flag} applies to a new run; a resumed run keeps what it recorded")
+    for name, value in {**given_options(args, module), **given_spec(args, module)}.items():
         if name != "epochs" and not option_agrees(name, value, recorded.get(name)):
-            flag = "--" + next((k for k, v in MODEL_FLAGS.items() if v == name), name).replace("_", "-")
+            flag = flags.get(name, "--" + name.replace("_", "-"))
             raise RnnlensError(f"{flag} {typed(value)} contradicts the run's recorded {typed(recorded.get(name))}; "
                                "a resumed run keeps everything it recorded (only --epochs may change)")
-    if args.params is not None:
-        raise RnnlensError("--params applies to a new run; a resumed run keeps its recorded hidden size")
     fractions = config["corpus"]["fractions"]
     if args.fractions is not None and list(args.fractions) != list(fractions):
         raise RnnlensError(f"--split-fractions {typed(args.fractions)} contradicts the run's recorded "
                            f"{typed(fractions)}; a resumed run keeps its corpus and split")
-    return config
-
-
-def check_new_run(args: argparse.Namespace) -> None:
-    """Before any corpus is read: a new run needs a corpus, a network and a new or empty --out."""
-    if (Path(args.out) / LAST).exists():
-        raise RnnlensError(f"{args.out} already holds a training run; pass --resume to continue it "
-                           "or choose another --out")
-    check_model_dir(args.out, "rnn", reuse=False)
-    if args.dataset is None and args.text is None:
-        raise RnnlensError("a new run needs a corpus: --dataset NAME or --text FILE")
-    if args.model is None or args.layers is None or (args.hidden is None and args.params is None):
-        raise RnnlensError("a new run needs --model, --layers and --hidden or --params")
-
-
-def check_corpus_fits(args: argparse.Namespace, corpus) -> None:
-    """Refuse, before training, a validation split too short to validate and a budget below hidden size 1."""
-    seq_length = args.seq_length or TrainOptions.seq_length
-    batch_size = args.batch_size or TrainOptions.batch_size
-    val = len(corpus.split_ids("val"))
-    fits = len(corpus.split_ids("train")) > batch_size * seq_length  # else the training split's own message
-    if fits and val < seq_length + 1:
-        given = "--split-fractions" if args.fractions else "the split fractions"
-        raise RnnlensError(f"with {given} {typed(corpus.fractions)} the validation split has {val} characters, "
-                           f"too few for one sequence of --seq-length {seq_length} (+1); training validates after "
-                           "every epoch, so give the validation split a larger share")
-    if args.params is not None:
-        smallest = count_parameters(args.model, args.layers, len(corpus.vocab), 1)
-        if args.params < smallest:
-            raise RnnlensError(f"--params {typed(args.params)} is too small: a {args.layers}-layer "
-                               f"{args.model.upper()} on this corpus's {len(corpus.vocab)} characters needs at "
-                               f"least {smallest} parameters (hidden size 1)")
 
 
 def new_trainer(args: argparse.Namespace):
-    check_new_run(args)
+    """Before any corpus is read: a new run needs a corpus, the kind's options and a new or empty --out."""
+    name = args.kind or DEFAULT_KIND
+    module = registry.kind(name)
+    refuse_other_kinds_options(args, name)
+    if (Path(args.out) / LAST).exists():
+        raise RnnlensError(f"{args.out} already holds a training run; pass --resume to continue it "
+                           "or choose another --out")
+    check_model_dir(args.out, name, reuse=False)
+    if args.dataset is None and args.text is None:
+        raise RnnlensError("a new run needs a corpus: --dataset NAME or --text FILE")
+    spec = given_spec(args, module)
+    missing = missing_options(module.TRAIN_OPTIONS, spec)
+    if missing:
+        raise RnnlensError(f"a new run of --kind {name} needs {', '.join(missing)}")
     corpus = corpus_from_args(args)
-    check_corpus_fits(args, corpus)
-    spec = {"model_type": args.model, "num_layers": args.layers, "hidden_size": args.hidden, "params": args.params,
-            "dropout": args.dropout or 0.0}
-    options = TrainOptions(**{"device": "auto", **given_options(args)})
-    trainer = start_run(corpus, model_config(spec, len(corpus.vocab)), options, args.out)
+    options = module.LOOP_OPTIONS(**{"device": "auto", **given_options(args, module)})
+    trainer = module.new_trainer(spec, options, corpus, args.out)
     log(f"read {corpus.name}: {len(corpus):,} characters, vocabulary {len(corpus.vocab)}, "
         f"train/val/test {[len(corpus.split_ids(s)) for s in ('train', 'val', 'test')]}")
-    warn_few_updates(trainer.task.num_batches(), len(corpus.split_ids("train")), options)
-    return trainer
-
-
-def warn_few_updates(updates: int, train_chars: int, options: TrainOptions) -> None:
-    """One warning line when an epoch has fewer than ``FEW_UPDATES`` updates, with what the quick preset's
-    batches would give (the same count as the training's: (characters - 1) // (streams x steps))."""
-    if updates >= FEW_UPDATES:
-        return
-    streams, steps = QUICK_BATCH
-    quick = (train_chars - 1) // (streams * steps)
-    also = (f"; --batch-size {streams} --seq-length {steps} (the quick preset's) give {quick:,}"
-            if quick > updates else "")
-    warnings.warn(f"an epoch has only {updates:,} updates ({train_chars:,} training characters in batches of "
-                  f"{options.batch_size} streams x {options.seq_length} steps), fewer than about {FEW_UPDATES}: "
-                  f"the model learns little per epoch{also}", stacklevel=2)
-
-
-def describe_model(trainer) -> str:
-    c = trainer.model.config
-    return f"{c.num_layers}-layer {c.model_type.upper()}, hidden {c.hidden_size}, {c.parameter_count:,} parameters"
+    return trainer, module
 
 
 def resumed_trainer(args: argparse.Namespace):
-    """The run in --out, restored; None (after saying so) when it is already finished."""
-    config = check_resume_agrees(args)
+    """The run in --out restored, with its kind's module; (None, module) after saying so when it is finished."""
+    if not (Path(args.out) / LAST).exists():
+        raise RnnlensError(f"{args.out}: nothing to resume (no {LAST}); start the run without --resume")
+    config = read_config(args.out)
+    name = config.get("kind")
+    if name not in registry.trainable_kinds() or (args.kind and args.kind != name):
+        raise RnnlensError(f"{args.out} holds a {name} training run; resume it without --kind"
+                           if args.kind else f"{args.out} holds a {name} model, which rnnlens train does not train")
+    module = registry.kind(name)
+    refuse_other_kinds_options(args, name)
+    check_resume_agrees(args, module, config)
+    corpus = None
     if args.dataset or args.text:
         args.fractions = args.fractions or config["corpus"]["fractions"]  # the recorded split, unless given
         corpus = corpus_from_args(args)
@@ -160,24 +162,27 @@ def resumed_trainer(args: argparse.Namespace):
             raise RnnlensError(f"{given} is not the text {args.out} was trained on ({trained}, sha256 "
                                f"{recorded['sha256'][:12]}...); a resumed run keeps its corpus: resume without "
                                "--text, or give that text")
-    else:
-        corpus = None
-    trainer = resume_run(args.out, epochs=args.epochs, corpus=corpus, data_dir=args.data_dir)
-    p = trainer.progress
+    trainer = module.resumed_trainer(args.out, epochs=args.epochs, corpus=corpus, data_dir=args.data_dir)
     if trainer.finished():
-        if p.stopped_early:
-            how = (f"it stopped early after epoch {p.epoch}: {p.bad_epochs} epochs without a better validation "
-                   f"loss (--patience {trainer.options.patience}), so more epochs would not be trained")
-        else:
-            how = (f"it has trained {p.epoch} epoch{'' if p.epoch == 1 else 's'} (--epochs {trainer.options.epochs}); "
-                   f"give --epochs N above {p.epoch} to train on")
-        best = min(p.history, key=lambda r: r["val_loss"]) if p.history else None
-        holds = f"best validation loss {best['val_loss']:.4f} nats/char at epoch {best['epoch']}; " if best else ""
-        log(f"{args.out} is finished: {how}. It holds a {describe_model(trainer)} ({holds}"
-            f"{RUN_FILES}); nothing was changed")
-        return None
-    log(f"resuming {args.out} after epoch {p.epoch}, batch {p.batch}")
-    return trainer
+        log(f"{args.out} is finished: {why_finished(trainer)}. It holds a {module.describe_model(trainer)} "
+            f"({best_words(trainer)}{RUN_FILES}); nothing was changed")
+        return None, module
+    log(f"resuming {args.out} after epoch {trainer.progress.epoch}, batch {trainer.progress.batch}")
+    return trainer, module
+
+
+def why_finished(trainer) -> str:
+    p = trainer.progress
+    if p.stopped_early:
+        return (f"it stopped early after epoch {p.epoch}: {p.bad_epochs} epochs without a better validation "
+                f"loss (--patience {trainer.options.patience}), so more epochs would not be trained")
+    return (f"it has trained {p.epoch} epoch{'' if p.epoch == 1 else 's'} (--epochs {trainer.options.epochs}); "
+            f"give --epochs N above {p.epoch} to train on")
+
+
+def best_words(trainer) -> str:
+    best = min(trainer.progress.history, key=lambda r: r["val_loss"]) if trainer.progress.history else None
+    return f"best validation loss {best['val_loss']:.4f} nats/char at epoch {best['epoch']}; " if best else ""
 
 
 RUN_FILES = "best.safetensors, last.safetensors, config.json, metrics.jsonl"
@@ -187,10 +192,10 @@ def run(args: argparse.Namespace) -> int:
     clock = Stopwatch()
     if args.tensorboard:
         summary_writer_class()  # a missing TensorBoard is refused before anything is read or written
-    trainer = resumed_trainer(args) if args.resume else new_trainer(args)
+    trainer, module = resumed_trainer(args) if args.resume else new_trainer(args)
     if trainer is None:
         return 0
-    log(f"model: {describe_model(trainer)}, on {trainer.device} in {trainer.options.precision}; "
+    log(f"model: {module.describe_model(trainer)}, on {trainer.device} in {trainer.options.precision}; "
         f"{trainer.task.num_batches()} batches per epoch; seed {trainer.options.seed}")
     observers = [TensorBoardObserver(args.tensorboard, steps_done=trainer.batches_done())] if args.tensorboard else []
     if observers:
@@ -202,10 +207,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for observer in observers:
             observer.close()
-    log(f"best validation loss {progress.best_val_loss:.4f} nats/char (the mean over the validation split read as "
-        f"{trainer.task.val_batches.inputs.shape[0]} parallel streams, as training reads it; rnnlens evaluate "
-        "--split val reads it as one stream from the start and gives a slightly different number)")
-    kept = snapshots(args.out)
+    log(f"best validation loss {progress.best_val_loss:.4f} nats/char ({module.validation_words(trainer)})")
+    kept = registry.snapshots(args.out)
     also = f" and {len(kept)} snapshots in {args.out}/snapshots/" if kept else ""
     log(f"wrote {args.out}/{RUN_FILES}{also}; took {clock}")
     if args.json:

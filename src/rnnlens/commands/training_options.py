@@ -39,16 +39,26 @@ HELP = {
     "snapshot_every": "keep the weights every N batches, and the initial ones, in RUN/snapshots/ for rnnlens "
                       "dynamics; 0 for none",
 }
-def add_option_flags(parser: argparse.ArgumentParser, options: type, defaults, help: dict | None = None) -> None:
-    """One flag per field of ``options`` (a ``LoopOptions`` dataclass), range-checked; defaults stay None
-    so that only options given explicitly count (on resume they must agree with the record). ``help``
-    overrides ``HELP`` for some fields."""
+def add_option_flags(parser, options: type, defaults, help: dict | None = None, skip: set[str] = frozenset(),
+                     add=None) -> list[str]:
+    """One flag per field of ``options`` (a ``LoopOptions`` dataclass) not in ``skip``, range-checked, added
+    by ``add`` (default: ``parser.add_argument``; ``parser`` may be an argument group); defaults stay None so
+    that only options given explicitly count (on resume they must agree with the record). ``help`` overrides
+    ``HELP`` for some fields, and a field's own ``metadata["help"]`` serves where neither has it. Returns the
+    names of the fields added."""
     texts = {**HELP, **(help or {})}
+    add = add or parser.add_argument
+    added = []
     for f in fields(options):
+        if f.name in skip:
+            continue
         default = getattr(defaults, f.name)
         kind = RANGES[f.name].argparse_type() if f.name in RANGES else type(default)
-        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None, choices=CHOICES.get(f.name),
-                            help=f"{texts[f.name]} (default: {typed(default)})")
+        text = texts.get(f.name) or f.metadata.get("help", f.name.replace("_", " "))
+        add("--" + f.name.replace("_", "-"), type=kind, default=None, choices=CHOICES.get(f.name),
+            help=f"{text} (default: {typed(default)})")
+        added.append(f.name)
+    return added
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:

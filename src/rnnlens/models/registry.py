@@ -14,6 +14,12 @@ A kind is a module with the same verbs:
   ``trace_gates(predictor)`` and ``compute_trace(predictor, ids, allocate,
   keys, progress)`` (see ``rnnlens.store.traces``), and optionally ``trace_axes(predictor) -> {key:
   axis names}`` for keys whose axes are not ``models.trace.default_axes``'s;
+- for kinds that ``rnnlens train --kind NAME`` trains: ``TRAIN_OPTIONS`` (a tuple of
+  ``models.kind_options.KindOption``: the model's options, one flag each), ``LOOP_OPTIONS`` (its
+  ``LoopOptions`` dataclass), ``TRAIN_HELP`` (a sentence for the help), ``new_trainer(spec, options,
+  corpus, out_dir)`` and ``resumed_trainer(out_dir, epochs, corpus, data_dir)`` (each a
+  ``training.loop.Trainer``, refusing what cannot train), ``describe_model(trainer)`` and
+  ``validation_words(trainer)`` (how training reads the validation split);
 - optionally, for a kind whose model is all in ``config.json``, ``fixed_by(config) -> dict``: the part of
   the config that fixes the model, which its identity's digest covers (see ``identity``).
 
@@ -92,6 +98,11 @@ def snapshots(run_dir: str | os.PathLike) -> list[dict]:
             meta = read_metadata(path)
             found.append({"weights": path.stem, "batch": meta["batch"], "epoch": meta["epoch"]})
     return sorted(found, key=lambda s: s["batch"])
+
+
+def trainable_kinds() -> list[str]:
+    """The kinds ``rnnlens train --kind`` offers: those that declare ``TRAIN_OPTIONS``, in registry order."""
+    return [name for name in KINDS if hasattr(kind(name), "TRAIN_OPTIONS")]
 
 
 def can_trace(predictor: Predictor) -> bool:

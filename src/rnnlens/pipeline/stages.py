@@ -108,9 +108,10 @@ DEFAULT = re.compile(r"\(default: ([^)]*)\)")
 def command_signature(parser: argparse.ArgumentParser) -> str:
     """What a command does with the options it is not given: each option's default, as set or as its help
     says (loop options default to None on the parser and say their real default in the help). Options marked
-    ``observation_only`` (``commands.common.add_observation_option``) change nothing computed and stay out."""
+    ``outside_signature`` (``commands.common.add_unsigned_option``) change nothing computed when absent and
+    stay out."""
     defaults = sorted((a.option_strings[0], repr(a.default), DEFAULT.findall(a.help or ""))
-                      for a in parser._actions if a.option_strings and not getattr(a, "observation_only", False))
+                      for a in parser._actions if a.option_strings and not getattr(a, "outside_signature", False))
     return hashlib.sha256(json.dumps(defaults).encode()).hexdigest()
 
 

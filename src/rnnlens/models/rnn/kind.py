@@ -16,22 +16,18 @@ import numpy as np
 
 from rnnlens.data.corpus import Corpus
 from rnnlens.models.rnn import trace as rnn_trace
-from rnnlens.models.rnn.fit import TrainOptions, resume_run, start_run
-from rnnlens.models.rnn.network import ModelConfig, solve_hidden_size
+from rnnlens.models.rnn.fit import TrainOptions
 from rnnlens.models.rnn.predictor import RNNPredictor, load
+from rnnlens.models.rnn.trainable import (LOOP_OPTIONS, TRAIN_HELP, TRAIN_OPTIONS, describe_model, model_config,
+                                          new_trainer, resumed_trainer, validation_words)
 from rnnlens.training.loop import LAST
 
 KIND = "rnn"
 LABEL = "RNN"
 
-__all__ = ["KIND", "LABEL", "fit", "load", "model_config", "trace_keys", "trace_gates", "compute_trace"]
-
-
-def model_config(spec: dict, vocab_size: int) -> ModelConfig:
-    """The network a spec asks for; ``params`` solves for the hidden size closest to the budget."""
-    budget = None if spec.get("hidden_size") else int(spec["params"])
-    hidden = spec.get("hidden_size") or solve_hidden_size(spec["model_type"], spec["num_layers"], vocab_size, budget)
-    return ModelConfig(spec["model_type"], vocab_size, hidden, spec["num_layers"], spec.get("dropout", 0.0), budget)
+__all__ = ["KIND", "LABEL", "fit", "load", "model_config", "trace_keys", "trace_gates", "compute_trace",
+           "TRAIN_OPTIONS", "LOOP_OPTIONS", "TRAIN_HELP", "new_trainer", "resumed_trainer", "describe_model",
+           "validation_words"]
 
 
 def training_options(spec: dict) -> TrainOptions:
@@ -43,9 +39,9 @@ def fit(spec: dict, corpus: Corpus, out_dir: str | os.PathLike, log: Callable[[s
         show_progress: bool = False) -> RNNPredictor:
     """Train (or continue training) an RNN into ``out_dir`` until its last epoch or early stopping; return it."""
     if (Path(out_dir) / LAST).exists():
-        trainer = resume_run(out_dir, epochs=spec.get("epochs"), corpus=corpus)
+        trainer = resumed_trainer(out_dir, epochs=spec.get("epochs"), corpus=corpus)
     else:
-        trainer = start_run(corpus, model_config(spec, len(corpus.vocab)), training_options(spec), out_dir)
+        trainer = new_trainer(spec, training_options(spec), corpus, out_dir)
     trainer.fit(show_progress=show_progress, log=log)
     return load(out_dir, device=trainer.options.device)
 
