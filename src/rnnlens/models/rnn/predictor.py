@@ -103,6 +103,17 @@ class RNNPredictor(NeuralPredictor):
     def _run_with_hooks(self, ids: torch.Tensor, start: int, state):
         return self.hooked.forward(ids, self.hooks, start, state)
 
+    def log_probs_of_inputs(self, one_hot: torch.Tensor) -> torch.Tensor:
+        """``(B, T, V)`` float32 log p(next character) after each of ``one_hot``'s ``(B, T, V)`` float inputs
+        (one-hot rows, or any mixture of them), read from a zero state: differentiable with respect to
+        ``one_hot``, the capability attribution needs (``analyses/attribution.py``)."""
+        if self.hooks:
+            raise RnnlensError("attribution runs the clean model only; drop the interventions (clamps, ablations)")
+        weight = self.model.decoder.weight
+        with torch.backends.cudnn.flags(enabled=False):  # cuDNN's RNN backward refuses a model in eval mode
+            logits, _ = self.model.forward_one_hot(one_hot.to(weight.device, weight.dtype))
+        return torch.log_softmax(logits.float(), dim=-1)
+
     @torch.no_grad()
     def predict_variant_log_probs(self, ids: np.ndarray, hooks: Hooks, variants: int) -> np.ndarray:
         """``(variants, N-1)`` float64 log-probabilities of ``variants`` copies of the model run side by side
