@@ -12,6 +12,11 @@ axis (Captum's ``InputXGradient`` and ``IntegratedGradients``):
   the gradient from the baseline, all zeros (no character at any position),
   to the text. The scores add up to ``f(text) - f(baseline)`` (completeness);
   ``completeness_gap`` is how far the ``steps``-point quadrature misses that.
+  Near the baseline a recurrent network reads tiny inputs, and over a long
+  window its state can swing chaotically there (the best War and Peace LSTM
+  over 300 characters: f jumps by nats between nearby points of the path,
+  with gradients of 1e6), so the gap can be large: the summary says when it
+  exceeds ``GAP_TOLERANCE``; more steps or a shorter window close it.
 
 Positive scores (blue in the figure) raised the target's log-probability,
 negative ones (red) lowered it. Scores are in nats.
@@ -38,6 +43,7 @@ from rnnlens.store import atomic
 METHODS = ("integrated_gradients", "gradient_x_input")
 DRAWN = 800  # characters before the position shown in the figure: ten lines of text
 COLUMNS = 100
+GAP_TOLERANCE = 0.05  # nats of completeness gap beyond which the summary says the integral is unreliable
 BATCH_CHARS = 100_000  # inputs of one integrated-gradients batch (steps x characters): bounds the memory
 
 
@@ -76,6 +82,9 @@ class AttributionResult(Result):
         if self.steps:
             lines.append(f"completeness gap (sum of scores - (f(text) - f(no characters))): "
                          f"{self.completeness_gap:+.2e} nats with {self.steps} steps")
+            if abs(self.completeness_gap) > GAP_TOLERANCE:
+                lines.append(f"the gap exceeds {GAP_TOLERANCE} nats, so these scores are unreliable: raise the "
+                             "steps or shorten the window")
         lines.append("index    back  char   score (nats)")
         for i in self.strongest(10):
             index = self.start + int(i)
@@ -117,7 +126,7 @@ def attribute(predictor: Predictor, text: str, position: int, method: str = "int
         raise RnnlensError(f"unknown attribution method {method!r}; choose {' or '.join(METHODS)}")
     target = check_position(text, position, target)
     if window is not None and window < 1:
-        raise RnnlensError(f"window {window}: give at least 1 character", option="window")
+        raise RnnlensError(f"window {window}: too small", advice="give at least 1 character", option="window")
     start = 0 if window is None else max(0, position - window)
     ids = torch.as_tensor(predictor.vocab.encode(text[start:position]))
     target_id = int(predictor.vocab.encode(target)[0])
@@ -157,9 +166,10 @@ def check_position(text: str, position: int, target: str | None) -> str:
     last = len(text) if target is not None else len(text) - 1
     if not 1 <= position <= last:
         raise RnnlensError(f"position {position} is outside 1..{last}: attribution needs characters before the "
-                           "position and one to predict there", option="position")
+                           "position and one to predict there", advice=f"choose one from 1 to {last}",
+                           option="position")
     if target is not None and len(target) != 1:
-        raise RnnlensError(f"target {target!r}: give one character", option="target")
+        raise RnnlensError(f"target {target!r} is not one character", advice="give one", option="target")
     return target if target is not None else text[position]
 
 
