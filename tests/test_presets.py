@@ -94,7 +94,8 @@ def test_the_standard_preset_plans_the_models_and_analyses_the_issue_asks_for(co
     onion = graph.stages["onion"].argv
     assert [getattr(a, "stage", None) for a in onion[1:3]] == ["lstm2-50k", "best-lstm"]  # 50K: the small model
     analyses = {s.info.get("analysis") for s in graph.stages.values()} - {None}
-    assert analyses == {"compare", "cells", "saturation", "overlap", "advantage", "brackets", "dynamics", "onion"}
+    assert analyses == {"compare", "cells", "saturation", "overlap", "advantage", "brackets", "dynamics", "onion",
+                        "ablate", "context", "probe", "sae", "cka", "cka_snapshots"}
     linux = for_dataset(config, "linux-kernel")
     assert [g["train"]["epochs"] for g in linux["grid"]] == [4, 3, 7]  # the same updates on a 2.2x longer split
 

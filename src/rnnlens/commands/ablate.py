@@ -9,8 +9,9 @@ import re
 from rnnlens.analyses.ablation import Replacement, ablate, position_sets
 from rnnlens.analyses.interpretable_cells import find_interpretable_cells, quantity_keys
 from rnnlens.checks import COUNT, NONNEGATIVE_COUNT
-from rnnlens.commands.analysis import add_feature_options, add_result_options, features_from_args, report
+from rnnlens.commands.analysis import CHARS, add_feature_options, add_result_options, features_from_args, report
 from rnnlens.commands.common import Stopwatch, add_model_and_text, check_out, log, text_from_args
+from rnnlens.data.texts import first_chars
 from rnnlens.errors import RnnlensError
 from rnnlens.models.registry import load_predictor
 from rnnlens.models.trace import layer_key
@@ -32,6 +33,8 @@ def register(subparsers) -> None:
     add_feature_options(parser)
     parser.add_argument("--random", type=NONNEGATIVE_COUNT.argparse_type(), default=50, metavar="K",
                         help="random units of the same layer and quantity to compare with (default: 50)")
+    parser.add_argument("--limit", type=CHARS.argparse_type(), metavar="CHARS",
+                        help="use the first CHARS characters of the text (default: all)")
     parser.add_argument("--seed", type=NONNEGATIVE_COUNT.argparse_type(), default=0,
                         help="seed of the random units (default: 0)")
     add_result_options(parser, "ablation.json, ablation.csv, ablation.png")
@@ -43,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     check_out(args.out, "result")
     predictor = load_predictor(args.model_dir, weights=args.weights, device=args.device)
     text = text_from_args(args, predictor)
+    text = text if args.limit is None else first_chars(text, args.limit)
     given = features_from_args(args) if args.features or args.feature_file else {}
     features, sets_of = given, None
     if args.units == ["auto"]:

@@ -5,7 +5,8 @@ entry here (its command must take model directories, ``--split``/``--text``
 and ``--out``, and write ``RESULT`` there); a config then runs it with an
 ``[analyses.KEY]`` section naming its models and any of its options. The
 report shows its figures and JSON beside the paper's section; a reading of
-its findings is one function in ``rnnlens.report.readings``.
+its findings is one function in ``rnnlens.report.readings``. Analyses the
+paper did not make follow its figures, in the section ``BEYOND``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 TABLE2 = "table2"  # the stage of rnnlens baselines: Table 2, and the n-gram and n-NN models others use
+BEYOND = "Beyond the paper"  # the section of the analyses the paper did not make (issues 19 and 20)
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,8 @@ class Analysis:
     their directories); ``stage_options``: options whose value is another
     stage's output; ``train_options``: config keys handed to the trainings
     of the analysis's models (not options of the analysis itself);
-    ``figures``: the PNGs to show first, in this order (the others follow).
+    ``figures``: the PNGs to show first, in this order (the others follow);
+    ``fixed``: flags every stage of it is given (one command read two ways).
     """
 
     key: str
@@ -39,6 +42,7 @@ class Analysis:
     stage_options: dict[str, str] = field(default_factory=dict)
     train_options: tuple[str, ...] = ()
     figures: tuple[str, ...] = ()
+    fixed: tuple[str, ...] = ()
 
 
 ANALYSES = (
@@ -54,5 +58,15 @@ ANALYSES = (
              per_model=True, models=(1, 1), model_options=("against",), train_options=("snapshot_every",)),
     Analysis("onion", "onion", "Figure 6", "Error breakdown (the onion)", "onion.json", models=(1, 2),
              stage_options={"ngram_dir": TABLE2}),
+    Analysis("ablate", "ablate", BEYOND, "Ablation of the discovered cells against random units", "ablation.json",
+             per_model=True, models=(1, 1)),
+    Analysis("context", "context", BEYOND, "Effective context", "context.json"),
+    Analysis("probe", "probe", BEYOND, "Linear probes with control tasks", "probes.json", per_model=True,
+             models=(1, 1)),
+    Analysis("sae", "sae", BEYOND, "Sparse autoencoder latents against single cells", "sae.json", per_model=True,
+             models=(1, 1)),
+    Analysis("cka", "cka", BEYOND, "CKA between layers (or models)", "cka.json"),
+    Analysis("cka_snapshots", "cka", BEYOND, "CKA across the snapshots of a training", "cka.json", models=(1, 1),
+             train_options=("snapshot_every",), fixed=("--snapshots",)),
 )
 BY_KEY = {a.key: a for a in ANALYSES}

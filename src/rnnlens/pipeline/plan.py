@@ -250,7 +250,8 @@ class Planner:
         for group in groups:
             name = f"{analysis.key}-{group[0]}" if analysis.per_model else analysis.key
             argv = (analysis.command, *(self.model(m, f"{where}.models") for m in group), *text, *extra,
-                    *flags(options, where, self.parsers[analysis.command], RESERVED_ANALYSIS), "--quiet", "--out", OUT)
+                    *analysis.fixed, *flags(options, where, self.parsers[analysis.command], RESERVED_ANALYSIS),
+                    "--quiet", "--out", OUT)
             self.add(Stage(name, argv, info={"analysis": analysis.key, "models": group,
                                              "names": "--names" in self.option_strings(analysis.command)}), where)
             made.append(name)

@@ -1,7 +1,8 @@
 """The report of a reproduction: ``DIR/report.html``, one self-contained page in the paper's order.
 
 Every table and figure of the paper (Table 2, then Figures 1 to 6) gets a
-section: our tables and figures (PNGs inlined as ``data:`` URIs, so the file
+section, and the analyses the paper did not make follow in "Beyond the
+paper": our tables and figures (PNGs inlined as ``data:`` URIs, so the file
 opens offline and alone), the paper's numbers and claims beside them
 (``paper_numbers.toml``), a reading of each finding (``readings``), and the
 provenance of every number: the stage, its directory, its command line and
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import jinja2
 
-from rnnlens.pipeline.analyses import ANALYSES, TABLE2, Analysis
+from rnnlens.pipeline.analyses import ANALYSES, BEYOND, TABLE2, Analysis
 from rnnlens.pipeline.config import preset_descriptions
 from rnnlens.pipeline.model_links import MODELS, finished_models
 from rnnlens.pipeline.stages import LOG, Graph, read_marker, rnnlens_version
@@ -33,6 +34,9 @@ from rnnlens.report.readings import Context, Reading, reading_for
 from rnnlens.report.readings.common import VERDICTS
 from rnnlens.store import atomic
 
+BEYOND_WHERE = ("Not in the paper: what a discovered cell does when it is removed, how much context each model "
+                "uses, and what the state holds beyond single cells (issues 19 and 20). Verdicts only where an "
+                "interval decides; probes, SAE and CKA have none, so their tables are point estimates")
 TABLE2_ENTRY = Analysis(TABLE2, "baselines", "Table 2", "n-gram and n-NN models that see n characters",
                         "table2/table2.json")
 
@@ -136,7 +140,8 @@ def sections(plan, statuses: dict, root: Path, paper: dict, dataset: str | None)
         view.reading = reading_for(view.key, results.get(view.key, []), context)
         view.claim = paper.get(entry.key, {}).get("claim", "")
         if not out or out[-1].label != entry.section:
-            out.append(SectionView(entry.section, paper.get(entry.key, {}).get("section", ""), []))
+            where = BEYOND_WHERE if entry.section == BEYOND else paper.get(entry.key, {}).get("section", "")
+            out.append(SectionView(entry.section, where, []))
         out[-1].analyses.append(view)
     return out
 

@@ -10,21 +10,27 @@ from __future__ import annotations
 
 from typing import Callable
 
+from rnnlens.report.readings.ablation import read_ablation
 from rnnlens.report.readings.advantage import read_advantage
 from rnnlens.report.readings.brackets import read_brackets
 from rnnlens.report.readings.cells import read_cells
+from rnnlens.report.readings.cka import read_cka
 from rnnlens.report.readings.common import Context, Finding, Reading, Table
 from rnnlens.report.readings.compare import read_compare
+from rnnlens.report.readings.context import read_context
 from rnnlens.report.readings.dynamics import read_dynamics
 from rnnlens.report.readings.onion import read_onion
 from rnnlens.report.readings.overlap import read_overlap
+from rnnlens.report.readings.probes import read_probes
+from rnnlens.report.readings.sae import read_sae
 from rnnlens.report.readings.saturation import read_saturation
 from rnnlens.report.readings.table2 import read_table2
 
 READINGS: dict[str, Callable[[list[dict], Context], Reading]] = {
     "table2": read_table2, "compare": read_compare, "cells": read_cells, "saturation": read_saturation,
     "overlap": read_overlap, "advantage": read_advantage, "brackets": read_brackets, "dynamics": read_dynamics,
-    "onion": read_onion,
+    "onion": read_onion, "ablate": read_ablation, "context": read_context, "probe": read_probes, "sae": read_sae,
+    "cka": read_cka, "cka_snapshots": read_cka,
 }
 
 __all__ = ["Context", "Finding", "Reading", "Table", "READINGS", "reading_for",
