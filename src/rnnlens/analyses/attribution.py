@@ -43,6 +43,8 @@ from rnnlens.store import atomic
 METHODS = ("integrated_gradients", "gradient_x_input")
 DRAWN = 800  # characters before the position shown in the figure: ten lines of text
 COLUMNS = 100
+FONTSIZE = 9 * 72 / (0.602 * 150)  # 9 px a character at save_figure's 150 dpi: Agg rounds each glyph's advance to
+# whole pixels, so at 7 pt (8.8 px) the text drifts from its colours by a cell every 40 characters
 GAP_TOLERANCE = 0.05  # nats of completeness gap beyond which the summary says the integral is unreliable
 BATCH_CHARS = 100_000  # inputs of one integrated-gradients batch (steps x characters): bounds the memory
 
@@ -102,7 +104,7 @@ class AttributionResult(Result):
         title = (f"{self.model}: {self.method.replace('_', ' ')} of ln p({spell(self.target)}) = "
                  f"{self.log_prob:.3f} at position {self.position:,} (boxed){cut}; blue raised it, red lowered "
                  f"it; colour = score / {scale:.3g} nats")
-        figure = plot_pictures([CellPicture(text, np.append(scores / scale, 0.0), title)], columns=COLUMNS)
+        figure = plot_pictures([CellPicture(text, np.append(scores / scale, 0.0), title)], COLUMNS, FONTSIZE)
         legend, picture = figure.axes
         legend.texts[-1].set_text("background: the character's attribution score / the largest score's size")
         rows, cols = layout(text, COLUMNS)
