@@ -77,7 +77,7 @@ class HookedRNN:
         quantity in ``watched`` at each step, after any intervention on it.
         """
         state = state or self.zero_state(ids.shape[0])
-        below, after = None, []
+        below, after = self.model.embedded(ids), []  # None: layer 1 reads ids as one-hot rows
         for k in range(self.layers):
             mine = {parse_layer_key(key)[1]: values for key, values in hooks.items()
                     if parse_layer_key(key)[0] == k + 1}
@@ -94,7 +94,7 @@ class HookedRNN:
 
     def _fused(self, k: int, ids: torch.Tensor, below: torch.Tensor | None,
                state: LayerState) -> tuple[torch.Tensor, LayerState]:
-        x = F.one_hot(ids, self.model.config.vocab_size).to(self.weights[k].hh.dtype) if k == 0 else below
+        x = F.one_hot(ids, self.model.config.vocab_size).to(self.weights[k].hh.dtype) if below is None else below
         h, c = state
         outputs, carried = self.kernels[k](x, (h[None], c[None]) if c is not None else h[None])
         if c is not None:
@@ -104,7 +104,7 @@ class HookedRNN:
     def _stepped(self, k: int, ids: torch.Tensor, below: torch.Tensor | None, state: LayerState, mine: dict,
                  start: int, watch: Watch | None, seen: set[str]) -> tuple[torch.Tensor, LayerState]:
         weights = self.weights[k]
-        x_part = weights.input_part(below, ids if k == 0 else None)
+        x_part = weights.input_part(below, ids if below is None else None)
         h, c = state
         outputs = []
         for t in range(ids.shape[1]):

@@ -159,7 +159,7 @@ class _GateWeights:
 @dataclass
 class _Chunk:
     """One chunk of the text as it passes a layer: ``ids`` from ``start``, the layer's input (None for
-    layer 1, whose input is ``ids``), its ``h`` from the kernel and the state ``(prev_h, prev_c)`` before it."""
+    a one-hot layer 1, whose input is ``ids``), its ``h`` from the kernel and the state ``(prev_h, prev_c)`` before it."""
 
     start: int
     ids: torch.Tensor
@@ -302,13 +302,13 @@ def _kernel_stage(model: CharRNN, k: int, layer: nn.RNNBase, arrays: dict[str, n
     @torch.no_grad()  # grad mode is per thread, and this may run on a stage thread
     def read(below: _Chunk) -> _Chunk:
         nonlocal state
-        x = F.one_hot(below.ids, config.vocab_size).to(zeros.dtype) if k == 0 else below.h
+        x = below.h if k else model.embedded(below.ids)  # None: one-hot, which the gates read as rows
         prev_h, prev_c = _carried(state, config.model_type, zeros)
-        h, state = layer(x[None], state)
+        h, state = layer((F.one_hot(below.ids, config.vocab_size).to(zeros.dtype) if x is None else x)[None], state)
         h = h[0]
         if hidden is not None:
             hidden[below.start:below.start + len(h)] = h.float().cpu().numpy()
-        return _Chunk(below.start, below.ids, None if k == 0 else x, h, prev_h, prev_c)
+        return _Chunk(below.start, below.ids, x, h, prev_h, prev_c)
 
     return Stage(read)
 

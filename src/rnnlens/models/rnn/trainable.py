@@ -25,6 +25,8 @@ TRAIN_OPTIONS = (
                POSITIVE.argparse_type(), one_of="size", new_runs_only=True),
     KindOption("dropout", "--dropout", "dropout between layers and before the softmax (default: 0)",
                DROPOUT.argparse_type()),
+    KindOption("embedding_size", "--embedding-size", "learn an input embedding of this width instead of "
+               "the paper's one-hot input (default: none, one-hot)", COUNT.argparse_type(), new_runs_only=True),
 )
 LOOP_OPTIONS = TrainOptions
 
@@ -40,8 +42,11 @@ TRAIN_HELP = (f"Batches are the paper's 100 streams x 100 steps by default (--ba
 def model_config(spec: dict, vocab_size: int) -> ModelConfig:
     """The network a spec asks for; ``params`` solves for the hidden size closest to the budget."""
     budget = None if spec.get("hidden_size") else int(spec["params"])
-    hidden = spec.get("hidden_size") or solve_hidden_size(spec["model_type"], spec["num_layers"], vocab_size, budget)
-    return ModelConfig(spec["model_type"], vocab_size, hidden, spec["num_layers"], spec.get("dropout") or 0.0, budget)
+    embedding = spec.get("embedding_size")
+    hidden = spec.get("hidden_size") or solve_hidden_size(spec["model_type"], spec["num_layers"], vocab_size, budget,
+                                                          embedding)
+    return ModelConfig(spec["model_type"], vocab_size, hidden, spec["num_layers"], spec.get("dropout") or 0.0, budget,
+                       embedding)
 
 
 def check_corpus_fits(spec: dict, options: TrainOptions, corpus: Corpus) -> None:
@@ -53,7 +58,8 @@ def check_corpus_fits(spec: dict, options: TrainOptions, corpus: Corpus) -> None
                            f"characters, too few for one sequence of --seq-length {options.seq_length} (+1); "
                            "training validates after every epoch, so give the validation split a larger share")
     if spec.get("params") is not None and not spec.get("hidden_size"):
-        smallest = count_parameters(spec["model_type"], spec["num_layers"], len(corpus.vocab), 1)
+        smallest = count_parameters(spec["model_type"], spec["num_layers"], len(corpus.vocab), 1,
+                                    spec.get("embedding_size"))
         if spec["params"] < smallest:
             raise RnnlensError(f"--params {typed(spec['params'])} is too small: a {spec['num_layers']}-layer "
                                f"{spec['model_type'].upper()} on this corpus's {len(corpus.vocab)} characters "
