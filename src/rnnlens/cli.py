@@ -56,9 +56,12 @@ def closest(word: str, choices: list[str]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
+RENAMED = {"import_torch": "import"}  # modules whose command is a Python keyword
+
+
 def command_name(module: str) -> str:
     """The subcommand a module of ``rnnlens.commands`` adds: its name with - for _ (``export-lstmvis``)."""
-    return module.replace("_", "-")
+    return RENAMED.get(module, module.replace("_", "-"))
 
 
 COMMANDS = [command_name(module) for module in COMMAND_MODULES]  # what the user types
