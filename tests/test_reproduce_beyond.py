@@ -16,22 +16,18 @@ from rnnlens.report.readings import Context, read_ablation, read_cka, read_conte
 from tests.in_process import rnnlens
 
 BEYOND_CONFIG = """
-[grid]
+[grid]                    # one LSTM of 4 units a layer, and the two fixed-context models context compares it with
 types = ["lstm"]
 layers = [2]
 params = [1500]
-
-[train]
-epochs = 1
-batch_size = 8
-seq_length = 20
+train = { epochs = 1, batch_size = 16, seq_length = 25 }
 
 [baselines]
 ngram = [3]
 nnn = [2]
 hidden = [8]
 epochs = 1
-batch = 500
+batch = 1000
 
 [text]
 chars = 3000
