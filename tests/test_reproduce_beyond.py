@@ -156,7 +156,9 @@ def test_an_ablated_unit_holds_where_it_stands_out_on_every_feature_set_and_part
     quote, other = reading.findings
     assert quote.verdict == "partly" and "in_double_quotes, in_double_quotes:end" in quote.claim
     assert "all positions" not in quote.numbers and quote.numbers["in_double_quotes:end"]["random_p95"] == 0.03
+    assert quote.why == "in_double_quotes: the interval lies below the random units' 95th percentile"
     assert other.verdict == "cannot say" and list(other.numbers) == ["all positions"]
+    assert other.why == "all positions: the interval covers the random units' 95th percentile"
     assert reading.tables[0].rows[2][3:6] == ["+0.800", "[+0.700, +0.900]", "+0.030"]
 
 

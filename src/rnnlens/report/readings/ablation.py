@@ -35,6 +35,15 @@ def read_ablation(results: list[dict], ctx: Context) -> Reading:
     return reading
 
 
+def why_not(effect: dict) -> str:
+    """Why a unit does not stand out on one set of positions."""
+    if effect["verdict"] == "within random":
+        return "the interval lies below the random units' 95th percentile"
+    if effect["positions"] < MIN_COUNT:
+        return f"only {effect['positions']} positions, fewer than {MIN_COUNT}"
+    return "the interval covers the random units' 95th percentile"
+
+
 def unit_finding(unit: dict, result: dict, model: str) -> Finding:
     """One unit's finding over its feature sets: holds where it stands out on every one."""
     sets = {name: e for name, e in unit["feature"].items() if name != OVERALL} or \
@@ -43,10 +52,7 @@ def unit_finding(unit: dict, result: dict, model: str) -> Finding:
     words = [f"{name}: {Interval.from_dict(e['delta']).words(unit=' nats', cases='positions')} against random "
              f"p95 {'-' if e['random_p95'] is None else signed(e['random_p95'])}: {e['verdict']}"
              for name, e in sets.items()]
-    why = [f"{name}: {'the interval lies below' if e['verdict'] == 'within random' else 'the interval reaches'} "
-           f"the random units' 95th percentile" + (f" or fewer than {MIN_COUNT} positions"
-                                                   if e["verdict"] == "cannot say" else "")
-           for name, e in sets.items() if e["verdict"] != "stands out"]
+    why = [f"{name}: {why_not(e)}" for name, e in sets.items() if e["verdict"] != "stands out"]
     return Finding(
         f"{model}: ablating {unit['unit']} ({result['replacement']['words']}) raises the loss on "
         f"{', '.join(sets)} more than ablating a random unit of its layer", verdict, "; ".join(words),
