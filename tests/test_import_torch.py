@@ -149,3 +149,28 @@ def test_refusals_leave_no_run(tmp_path):
     assert rnnlens("import", "--torch", tmp_path / "two.pt", "--vocab", tmp_path / "vocab.json", "--out", out,
                    "--map", "decoder=head").code != 0  # other.* is left over: refused, not ignored
     assert not out.exists()
+
+
+def test_identical_import_is_kept_and_another_refused(tmp_path):
+    save_model(tmp_path, OneHotGRU)
+    args = ["import", "--torch", tmp_path / "model.pt", "--vocab", tmp_path / "vocab.json", "--out", tmp_path / "run"]
+    assert json.loads(rnnlens(*args, "--json").out)["written"] is True
+    before = (tmp_path / "run" / "best.safetensors").stat().st_mtime_ns
+    assert json.loads(rnnlens(*args, "--json").out)["written"] is False
+    assert (tmp_path / "run" / "best.safetensors").stat().st_mtime_ns == before
+    refused(rnnlens(*args, "--text", tmp_path / "text.txt"), "import", "not empty")
+
+
+def test_train_with_an_embedding(tmp_path):
+    """train --embedding-size learns an nn.Embedding input: torch's parameter count of the same modules."""
+    (tmp_path / "text.txt").write_text(TEXT * 5)
+    ran = rnnlens("train", "--text", tmp_path / "text.txt", "--model", "lstm", "--layers", 1, "--hidden", 8,
+                  "--embedding-size", 3, "--epochs", 1, "--batch-size", 4, "--seq-length", 10, "--quiet",
+                  "--out", tmp_path / "run")
+    assert ran.code == 0, ran.err
+    vocab = len(set(TEXT))
+    reference = nn.ModuleList([nn.Embedding(vocab, 3), nn.LSTM(3, 8), nn.Linear(8, vocab)])
+    network = load(tmp_path / "run").model
+    assert network.config.embedding_size == 3 and network.embedding.weight.shape == (vocab, 3)
+    assert network.config.parameter_count == sum(p.numel() for p in reference.parameters())
+    assert sum(p.numel() for p in network.parameters()) == network.config.parameter_count

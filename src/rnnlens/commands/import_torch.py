@@ -50,10 +50,11 @@ def parse_maps(items: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     maps = parse_maps(args.map)
     corpus = corpus_from_args(args) if args.dataset or args.text else None
-    config = import_run(args.torch, args.vocab, args.out, maps, corpus)
+    config, written = import_run(args.torch, args.vocab, args.out, maps, corpus)
     if args.json:
-        print(json.dumps({"out": args.out, "model": config.to_dict(), "parameters": config.parameter_count}))
+        print(json.dumps({"out": args.out, "model": config.to_dict(), "parameters": config.parameter_count,
+                          "written": written}))
     else:
-        print(f"wrote {args.out}: {describe(config)}, {config.parameter_count:,} parameters, "
-              f"{config.vocab_size} characters")
+        print(f"{'wrote' if written else 'already imported, kept'} {args.out}: {describe(config)}, "
+              f"{config.parameter_count:,} parameters, {config.vocab_size} characters")
     return 0

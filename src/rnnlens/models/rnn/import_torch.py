@@ -235,10 +235,11 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def import_run(state_dict: str | os.PathLike, vocabulary: str | os.PathLike, out_dir: str | os.PathLike,
-               maps: dict[str, str] | None = None, corpus: Corpus | None = None) -> ModelConfig:
+               maps: dict[str, str] | None = None, corpus: Corpus | None = None) -> tuple[ModelConfig, bool]:
     """Write the run directory ``out_dir`` (``config.json`` and ``best.safetensors``, as a whole or not at all)
     for the model in ``state_dict`` whose characters ``vocabulary`` lists; ``corpus``, if given, is the one its
-    splits come from (its characters must be the model's). An identical import already there is kept."""
+    splits come from (its characters must be the model's). Returns the model's config and whether it was
+    written: an identical import already there is kept."""
     tensors, chars = read_state_dict(state_dict), read_vocabulary(vocabulary)
     config, state, sorted_chars = char_rnn_tensors(tensors, recognise(tensors, maps), chars)
     if corpus is not None and corpus.vocab.chars != sorted_chars:
@@ -255,9 +256,9 @@ def import_run(state_dict: str | os.PathLike, vocabulary: str | os.PathLike, out
     if out.exists() and any(out.iterdir()):
         if (out / CONFIG_FILE).is_file() and read_config(out).get("imported") == imported \
                 and read_config(out).get("corpus") == spec:
-            return config
+            return config, False
         raise RnnlensError(f"{out_dir} is not empty and holds no identical import; give a new or empty --out")
     with atomic.atomic_directory(out) as tmp:
         write_config(tmp, "rnn", run_config)
         save_tensors(weights_path(tmp, "best"), {f"model.{k}": v for k, v in state.items()}, {"imported": imported})
-    return config
+    return config, True
