@@ -132,6 +132,11 @@ def test_refusals_leave_no_run(tmp_path):
     torch.save(model, tmp_path / "whole.pt")
     refused(rnnlens("import", "--torch", tmp_path / "whole.pt", "--vocab", tmp_path / "vocab.json", "--out", out),
             "import", "state_dict")
+    torch.save({"model": model.state_dict(), "epoch": 3}, tmp_path / "checkpoint.pt")
+    refused(rnnlens("import", "--torch", tmp_path / "checkpoint.pt", "--vocab", tmp_path / "vocab.json", "--out",
+                    out), "import", r"not tensors: model \(OrderedDict\), epoch \(int\)", "state_dict")
+    refused(rnnlens("import", "--torch", tmp_path / "absent.pt", "--vocab", tmp_path / "vocab.json", "--out", out),
+            "import", "no such file")
     (tmp_path / "short.json").write_text(json.dumps(chars[:-1]))
     refused(rnnlens("import", "--torch", tmp_path / "model.pt", "--vocab", tmp_path / "short.json", "--out", out),
             "import", f"{len(chars) - 1} characters", f"predicts {len(chars)}")
