@@ -56,5 +56,6 @@ def run(args: argparse.Namespace) -> int:
                           "written": written}))
     else:
         print(f"{'wrote' if written else 'already imported, kept'} {args.out}: {describe(config)}, "
-              f"{config.parameter_count:,} parameters, {config.vocab_size} characters")
+              f"{config.parameter_count:,} parameters, {config.vocab_size} characters"
+              + ("" if corpus else "; no corpus named, so score texts with --text FILE"))
     return 0
